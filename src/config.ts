@@ -1,0 +1,136 @@
+import { type Static, Type as T } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+/**
+ * The environment, read once at start. Every variable the contract names is here; nothing else in
+ * the code reads `process.env`. Aliases (`DB_URL`, `CLIENT_URL`, ...) exist because the systems this
+ * server succeeds used them, and their deployments still set them.
+ */
+const EnvSchema = T.Object({
+  PORT: T.Optional(T.String({ pattern: "^[0-9]{1,5}$" })),
+  NODE_ENV: T.Optional(T.Union([T.Literal("development"), T.Literal("production"), T.Literal("test")])),
+  LOG_LEVEL: T.Optional(
+    T.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => T.Literal(l))),
+  ),
+  MONGODB_URI: T.Optional(T.String({ pattern: "^mongodb(\\+srv)?://" })),
+  JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
+  CORS_ORIGINS: T.Optional(T.String()),
+  CLERK_SECRET_KEY: T.Optional(T.String({ minLength: 1 })),
+  CLERK_JWT_KEY: T.Optional(T.String({ pattern: "-----BEGIN PUBLIC KEY-----" })),
+  CLERK_AUTHORIZED_PARTIES: T.Optional(T.String()),
+  CLERK_API_URL: T.Optional(T.String({ pattern: "^https?://" })),
+  CLERK_WEBHOOK_SIGNING_SECRET: T.Optional(T.String({ pattern: "^whsec_" })),
+  STREAM_API_KEY: T.Optional(T.String({ minLength: 1 })),
+  STREAM_API_SECRET: T.Optional(T.String({ minLength: 1 })),
+  STREAM_BASE_URL: T.Optional(T.String({ pattern: "^https?://" })),
+  REDIS_URL: T.Optional(T.String({ pattern: "^rediss?://" })),
+});
+type Env = Static<typeof EnvSchema>;
+
+const ALIASES: Record<string, readonly string[]> = {
+  MONGODB_URI: ["DB_URL", "MONGO_URI"],
+  CORS_ORIGINS: ["CLIENT_URL", "FRONTEND_URL", "CORS_ORIGIN"],
+};
+
+const DEFAULT_CORS_ORIGINS = ["http://localhost:8081", "http://localhost:5173"];
+
+export interface Config {
+  port: number;
+  nodeEnv: "development" | "production" | "test";
+  logLevel: string;
+  /** Unset: the embedded store starts in-process. */
+  mongodbUri: string | undefined;
+  corsOrigins: string[];
+  jwtSecret: string;
+  /** True when no JWT_SECRET was given and one was made up for this run. */
+  jwtSecretGenerated: boolean;
+  clerk: {
+    secretKey: string | undefined;
+    jwtKey: string | undefined;
+    authorizedParties: string[];
+    apiUrl: string | undefined;
+    webhookSigningSecret: string | undefined;
+  };
+  stream: { apiKey: string; apiSecret: string; baseUrl: string | undefined } | null;
+  redisUrl: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Empty strings count as unset: `.env` files often carry `KEY=` lines. */
+function pickEnv(source: Record<string, string | undefined>): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const names = [key, ...(ALIASES[key] ?? [])];
+    const value = names.map((name) => source[name]?.trim()).find((v) => v !== undefined && v !== "");
+    if (value !== undefined) picked[key] = value;
+  }
+  return picked;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function describe(path: string, message: string): string {
+  const name = path.replace(/^\//, "") || "environment";
+  return `${name}: ${message}`;
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const env = pickEnv(source);
+  const problems = [...Value.Errors(EnvSchema, env)].map((e) => describe(e.path, e.message));
+  if (problems.length > 0) throw new ConfigError(problems);
+  const valid = env as Env;
+
+  const nodeEnv = valid.NODE_ENV ?? "development";
+  const port = Number(valid.PORT ?? 3000);
+  if (port > 65535) problems.push("PORT: must be between 0 and 65535");
+  if (nodeEnv === "production") {
+    if (!valid.MONGODB_URI) problems.push("MONGODB_URI: required when NODE_ENV=production");
+    if (!valid.JWT_SECRET) problems.push("JWT_SECRET: required when NODE_ENV=production");
+  }
+  if (Boolean(valid.STREAM_API_KEY) !== Boolean(valid.STREAM_API_SECRET)) {
+    problems.push("STREAM_API_KEY and STREAM_API_SECRET: set both or neither");
+  }
+  const corsOrigins = valid.CORS_ORIGINS ? list(valid.CORS_ORIGINS) : DEFAULT_CORS_ORIGINS;
+  for (const origin of corsOrigins) {
+    if (origin !== "*" && !URL.canParse(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not a URL`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port,
+    nodeEnv,
+    logLevel: valid.LOG_LEVEL ?? (nodeEnv === "test" ? "silent" : "info"),
+    mongodbUri: valid.MONGODB_URI,
+    corsOrigins,
+    jwtSecret: valid.JWT_SECRET ?? randomSecret(),
+    jwtSecretGenerated: !valid.JWT_SECRET,
+    clerk: {
+      secretKey: valid.CLERK_SECRET_KEY,
+      jwtKey: valid.CLERK_JWT_KEY,
+      authorizedParties: list(valid.CLERK_AUTHORIZED_PARTIES),
+      apiUrl: valid.CLERK_API_URL,
+      webhookSigningSecret: valid.CLERK_WEBHOOK_SIGNING_SECRET,
+    },
+    stream:
+      valid.STREAM_API_KEY && valid.STREAM_API_SECRET
+        ? { apiKey: valid.STREAM_API_KEY, apiSecret: valid.STREAM_API_SECRET, baseUrl: valid.STREAM_BASE_URL }
+        : null,
+    redisUrl: valid.REDIS_URL,
+  };
+}
+
+function randomSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+}

@@ -1,0 +1,64 @@
+import mongoose from "mongoose";
+import type { Config } from "../config.ts";
+import type { Logger } from "../plugins/logger.ts";
+import { type EmbeddedStore, startEmbeddedStore } from "./embedded/index.ts";
+
+export interface Database {
+  readonly connection: mongoose.Connection;
+  /** True when the database answers a ping within the timeout. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Wraps an open Mongoose connection; the caller owns whatever server is behind it. */
+export function databaseFrom(connection: mongoose.Connection, onClose?: () => Promise<void>): Database {
+  return {
+    connection,
+    async ping(timeoutMs = 2000) {
+      const db = connection.db;
+      if (!db || connection.readyState !== mongoose.ConnectionStates.connected) return false;
+      let timer: Timer | undefined;
+      const timeout = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      try {
+        return await Promise.race([
+          db
+            .admin()
+            .ping()
+            .then(() => true)
+            .catch(() => false),
+          timeout,
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      await connection.close();
+      await onClose?.();
+    },
+  };
+}
+
+export async function connect(uri: string, dbName?: string): Promise<mongoose.Connection> {
+  return mongoose
+    .createConnection(uri, { dbName, serverSelectionTimeoutMS: 5000, autoIndex: true })
+    .asPromise();
+}
+
+/**
+ * Opens the configured MongoDB, or starts the embedded store in-process when none is configured.
+ * The embedded store keeps its data under `.data/` so a developer's data survives a restart.
+ */
+export async function openDatabase(config: Config, log: Logger, dataDir = ".data"): Promise<Database> {
+  if (config.mongodbUri) {
+    const connection = await connect(config.mongodbUri);
+    log.info({ database: "mongodb", name: connection.name }, "connected to MongoDB");
+    return databaseFrom(connection);
+  }
+  const store: EmbeddedStore = await startEmbeddedStore({ dir: dataDir });
+  const connection = await connect(store.uri, "app");
+  log.info({ database: "embedded", uri: store.uri, dir: dataDir }, "connected to the embedded store");
+  return databaseFrom(connection, () => store.stop());
+}

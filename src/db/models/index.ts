@@ -1,0 +1,14 @@
+import type mongoose from "mongoose";
+import { userModel } from "./user.ts";
+
+/**
+ * Every Mongoose model, bound to one connection. Models live on the app's own connection (not on
+ * the global mongoose default) so tests can run many apps, each on its own database, in one process.
+ */
+export function createModels(connection: mongoose.Connection) {
+  return {
+    User: userModel(connection),
+  };
+}
+
+export type Models = ReturnType<typeof createModels>;

@@ -1,0 +1,59 @@
+import { UnauthorizedError } from "../../errors.ts";
+import type { PublicUser } from "../users/model.ts";
+import { toUserJson, type UsersService } from "../users/service.ts";
+import type { ClerkGateway } from "./clerk.ts";
+import type { LoginBody, RegisterBody, Session } from "./model.ts";
+import type { BuiltInTokens } from "./tokens.ts";
+
+const HASH_OPTIONS = { algorithm: "argon2id" } as const;
+const BAD_CREDENTIALS = "The email or password is incorrect";
+
+export interface AuthServiceDeps {
+  users: UsersService;
+  tokens: BuiltInTokens;
+  clerk: ClerkGateway | null;
+}
+
+/** Built-in accounts (register, login) and syncing a Clerk user on demand. */
+export class AuthService {
+  /**
+   * Login for an unknown email verifies against this hash so it costs what a wrong password
+   * costs: response time does not tell which emails have accounts.
+   */
+  private readonly dummyHash: Promise<string>;
+
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.dummyHash = Bun.password.hash(crypto.randomUUID(), HASH_OPTIONS);
+  }
+
+  /** `body` is already trimmed, lowercased and validated by the route's schema. */
+  async register(body: RegisterBody): Promise<Session> {
+    const passwordHash = await Bun.password.hash(body.password, HASH_OPTIONS);
+    const user = await this.deps.users.create({ name: body.name, email: body.email, passwordHash });
+    return { user, token: await this.deps.tokens.sign(user._id) };
+  }
+
+  async login(body: LoginBody): Promise<Session> {
+    const account = await this.deps.users.findWithPassword(body.email);
+    const hash = account?.passwordHash ?? (await this.dummyHash);
+    const valid = await Bun.password.verify(body.password, hash);
+    if (!account?.passwordHash || !valid) throw new UnauthorizedError(BAD_CREDENTIALS);
+    const user = toUserJson(account);
+    return { user, token: await this.deps.tokens.sign(user._id) };
+  }
+
+  async me(userId: string): Promise<PublicUser> {
+    return this.deps.users.get(userId);
+  }
+
+  /**
+   * Refreshes a Clerk user from Clerk's Backend API (UpstreamError when it fails). A built-in
+   * user, or a server without `CLERK_SECRET_KEY`, has nothing to sync from: the stored user.
+   */
+  async syncFromClerk(userId: string, clerkId: string | undefined): Promise<PublicUser> {
+    const clerk = this.deps.clerk;
+    if (!clerkId || !clerk?.canReadUsers) return this.deps.users.get(userId);
+    const profile = await clerk.fetchProfile(clerkId);
+    return toUserJson(await this.deps.users.syncFromClerk(profile));
+  }
+}

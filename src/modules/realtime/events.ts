@@ -1,0 +1,39 @@
+import { type Static, t } from "elysia";
+import { ObjectIdString } from "../common/model.ts";
+import { ClientId } from "../messages/model.ts";
+
+const Ref = t.Optional(t.String({ maxLength: 100 }));
+
+/** Every frame a client may send, one member per event. Validation, types and docs come from here. */
+export const clientEvents = {
+  "join-chat": t.Union([
+    ObjectIdString,
+    t.Object({ chatId: ObjectIdString, after: t.Optional(t.Integer({ minimum: 0 })) }),
+  ]),
+  "leave-chat": ObjectIdString,
+  "send-message": t.Object({ chatId: ObjectIdString, text: t.String({ maxLength: 10_000 }), clientId: t.Optional(ClientId) }),
+  typing: t.Object({ chatId: ObjectIdString, isTyping: t.Boolean() }),
+  "mark-read": t.Object({ chatId: ObjectIdString, seq: t.Integer({ minimum: 0 }) }),
+  ping: t.Optional(t.Unknown()),
+} as const;
+
+type ClientEvents = typeof clientEvents;
+export type ClientEventName = keyof ClientEvents;
+
+function member<E extends ClientEventName>(event: E) {
+  return t.Object({ event: t.Literal(event), data: clientEvents[event], ref: Ref });
+}
+
+export const ClientFrame = t.Union([
+  member("join-chat"),
+  member("leave-chat"),
+  member("send-message"),
+  member("typing"),
+  member("mark-read"),
+  member("ping"),
+]);
+export type ClientFrame = Static<typeof ClientFrame>;
+
+export function isClientEvent(event: unknown): event is ClientEventName {
+  return typeof event === "string" && Object.hasOwn(clientEvents, event);
+}

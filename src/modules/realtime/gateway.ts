@@ -1,0 +1,249 @@
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { Value } from "@sinclair/typebox/value";
+import { AppError } from "../../errors.ts";
+import type { Logger } from "../../plugins/logger.ts";
+import { encodeFrame, type Hub } from "../../realtime/hub.ts";
+import type { Presence } from "../../realtime/presence.ts";
+import { RATE_RULES, type RateLimiter } from "../../realtime/rate-limit.ts";
+import { topics } from "../../realtime/topics.ts";
+import type { ChatMembership, ChatService } from "../chats/service.ts";
+import type { MessageService, Sender } from "../messages/service.ts";
+import { ClientFrame, clientEvents, isClientEvent } from "./events.ts";
+
+/** The transport as the gateway sees it: Bun's ServerWebSocket, minus everything else. */
+export interface Connection {
+  send(data: string): number;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  close(code: number, reason: string): void;
+  getBufferedAmount(): number;
+}
+
+/** The contract's limit on one client frame. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** A socket whose unsent data stays above this for BACKPRESSURE_GRACE_MS is closed with 1013. */
+export const SEND_BUFFER_LIMIT = 1024 * 1024;
+const BACKPRESSURE_GRACE_MS = 2000;
+/** How many missed messages one replay page holds; replay pages until caught up. */
+const REPLAY_PAGE = 100;
+
+const validFrame = TypeCompiler.Compile(ClientFrame);
+
+interface SocketState {
+  readonly user: Sender;
+  readonly connection: Connection;
+  /** Chats this socket may act in: checked once, then trusted until the socket closes. */
+  readonly memberships: Map<string, ChatMembership>;
+  overLimitSince: number | undefined;
+  /** Frames from one socket are handled in the order they came, one at a time. */
+  queue: Promise<void>;
+}
+
+class FrameError extends AppError {
+  constructor(code: string, message: string, errors?: { path: string; message: string }[]) {
+    super(400, code, message, errors ? { errors } : {});
+  }
+}
+
+export interface GatewayDeps {
+  hub: Hub;
+  presence: Presence;
+  limiter: RateLimiter;
+  chats: ChatService;
+  messages: MessageService;
+  log: Logger;
+}
+
+/**
+ * Everything that happens on /ws, independent of the framework: presence on open and close,
+ * client frames validated against the one union of client events and dispatched to the services.
+ */
+export class RealtimeGateway {
+  private readonly sockets = new Map<Connection, SocketState>();
+  private readonly sweep: Timer;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.sweep = setInterval(() => this.closeSlowSockets(), 500);
+    this.sweep.unref();
+  }
+
+  async open(connection: Connection, user: Sender): Promise<void> {
+    const state: SocketState = {
+      user,
+      connection,
+      memberships: new Map(),
+      overLimitSince: undefined,
+      queue: Promise.resolve(),
+    };
+    this.sockets.set(connection, state);
+    connection.subscribe(topics.user(user.id));
+    const { presence, chats, hub } = this.deps;
+    const [becameOnline, contacts] = await Promise.all([presence.connect(user.id), chats.contactsOf(user.id)]);
+    if (becameOnline) hub.toUsers(contacts, "user-online", { userId: user.id });
+    this.send(state, "online-users", { userIds: await presence.online(contacts) });
+  }
+
+  async close(connection: Connection): Promise<void> {
+    const state = this.sockets.get(connection);
+    if (!state) return;
+    this.sockets.delete(connection);
+    const { presence, chats, hub } = this.deps;
+    if (await presence.disconnect(state.user.id)) {
+      hub.toUsers(await chats.contactsOf(state.user.id), "user-offline", { userId: state.user.id });
+    }
+  }
+
+  /** `raw` is the frame as Elysia hands it over: parsed JSON when it was JSON, else a string or bytes. */
+  message(connection: Connection, raw: unknown): Promise<void> {
+    const state = this.sockets.get(connection);
+    if (!state) return Promise.resolve();
+    state.queue = state.queue
+      .then(() => this.handle(state, raw))
+      .catch((error: Error) => this.deps.log.error({ err: { message: error.message } }, "frame failed"));
+    return state.queue;
+  }
+
+  private async handle(state: SocketState, raw: unknown): Promise<void> {
+    const { connection } = state;
+    if (frameSize(raw) > MAX_FRAME_BYTES) {
+      connection.close(1009, "Frame too large");
+      return;
+    }
+    const ref = typeof raw === "object" && raw !== null ? (raw as { ref?: unknown }).ref : undefined;
+    try {
+      await this.dispatch(state, parseFrame(raw));
+    } catch (error) {
+      this.sendError(state, error, typeof ref === "string" ? ref : undefined);
+    }
+  }
+
+  /** Closes every socket, e.g. with 1001 when the server goes away. */
+  closeAll(code: number, reason: string): void {
+    for (const connection of this.sockets.keys()) connection.close(code, reason);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweep);
+  }
+
+  private async dispatch(state: SocketState, frame: ClientFrame): Promise<void> {
+    const { user } = state;
+    switch (frame.event) {
+      case "join-chat": {
+        const { chatId, after } = typeof frame.data === "string" ? { chatId: frame.data, after: undefined } : frame.data;
+        await this.member(state, chatId);
+        state.connection.subscribe(topics.chat(chatId, user.id));
+        this.send(state, "chat-joined", { chatId }, frame.ref);
+        if (after !== undefined) await this.replay(state, chatId, after);
+        return;
+      }
+      case "leave-chat":
+        state.connection.unsubscribe(topics.chat(frame.data, user.id));
+        return;
+      case "send-message": {
+        const { chatId, text, clientId } = frame.data;
+        const membership = await this.member(state, chatId);
+        await this.limit(`send:${user.id}`, RATE_RULES.sendMessage);
+        const { message } = await this.deps.messages.send({ chatId, sender: user, text, clientId, membership });
+        this.send(state, "message-sent", { clientId: clientId ?? null, message }, frame.ref);
+        return;
+      }
+      case "typing": {
+        const { chatId, isTyping } = frame.data;
+        const membership = await this.member(state, chatId);
+        await this.limit(`typing:${user.id}`, RATE_RULES.typing);
+        const others = membership.participantIds.filter((id) => id !== user.id);
+        this.deps.hub.toChat(chatId, others, "typing", { userId: user.id, chatId, isTyping });
+        return;
+      }
+      case "mark-read":
+        await this.member(state, frame.data.chatId);
+        await this.deps.chats.markRead(user.id, frame.data.chatId, frame.data.seq);
+        return;
+      case "ping":
+        this.send(state, "pong", frame.data ?? null, frame.ref);
+        return;
+    }
+  }
+
+  private async member(state: SocketState, chatId: string): Promise<ChatMembership> {
+    const cached = state.memberships.get(chatId);
+    if (cached) return cached;
+    const membership = await this.deps.chats.membership(chatId, state.user.id);
+    state.memberships.set(chatId, membership);
+    return membership;
+  }
+
+  private async limit(key: string, rule: (typeof RATE_RULES)[keyof typeof RATE_RULES]): Promise<void> {
+    if (!(await this.deps.limiter.take(key, rule))) {
+      throw new AppError(429, "RATE_LIMITED", "Too many events; slow down");
+    }
+  }
+
+  /** Sends this socket every message of the chat after `after`, in order. */
+  private async replay(state: SocketState, chatId: string, after: number): Promise<void> {
+    let cursor = after;
+    for (;;) {
+      const page = await this.deps.messages.history(state.user.id, chatId, { after: cursor, limit: REPLAY_PAGE });
+      for (const message of page.messages) this.send(state, "new-message", message);
+      const last = page.messages.at(-1);
+      if (!page.hasMore || !last) return;
+      cursor = last.seq;
+    }
+  }
+
+  private send(state: SocketState, event: string, data: unknown, ref?: string): void {
+    const frame = ref === undefined ? encodeFrame(event, data) : JSON.stringify({ event, data, ref });
+    state.connection.send(frame);
+  }
+
+  private sendError(state: SocketState, error: unknown, ref: string | undefined): void {
+    let body: Record<string, unknown>;
+    if (error instanceof AppError) {
+      body = error.toBody();
+    } else {
+      const err = error as { name?: string; message?: string };
+      this.deps.log.error({ err: { name: err.name, message: err.message } }, "socket event failed");
+      body = { message: "Something went wrong on our side", code: "INTERNAL" };
+    }
+    this.send(state, "socket-error", { ...body, ref: ref ?? null });
+  }
+
+  /** A client that does not read its socket is not allowed to hold memory or slow the others down. */
+  private closeSlowSockets(): void {
+    const now = Date.now();
+    for (const state of this.sockets.values()) {
+      if (state.connection.getBufferedAmount() <= SEND_BUFFER_LIMIT) {
+        state.overLimitSince = undefined;
+      } else if (state.overLimitSince === undefined) {
+        state.overLimitSince = now;
+      } else if (now - state.overLimitSince >= BACKPRESSURE_GRACE_MS) {
+        state.connection.close(1013, "Too slow to keep up; reconnect and resume");
+      }
+    }
+  }
+}
+
+function frameSize(raw: unknown): number {
+  if (typeof raw === "string") return Buffer.byteLength(raw);
+  if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) return raw.byteLength;
+  // Elysia parsed it already; its JSON is within a few bytes of what arrived.
+  return Buffer.byteLength(JSON.stringify(raw) ?? "");
+}
+
+function parseFrame(raw: unknown): ClientFrame {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
+    throw new FrameError("VALIDATION", 'A frame must be a JSON object: { "event", "data", "ref"? }');
+  }
+  const { event } = raw as { event?: unknown };
+  if (!isClientEvent(event)) {
+    throw new FrameError("UNKNOWN_EVENT", `Unknown event: ${JSON.stringify(event ?? null).slice(0, 60)}`);
+  }
+  if (validFrame.Check(raw)) return raw;
+  const data = (raw as { data?: unknown }).data;
+  const errors = [...Value.Errors(clientEvents[event], data)].slice(0, 10).map((e) => ({
+    path: `data${e.path.replaceAll("/", ".")}`,
+    message: e.message,
+  }));
+  throw new FrameError("VALIDATION", `The data of "${event}" is invalid`, errors.length ? errors : undefined);
+}

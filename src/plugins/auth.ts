@@ -1,0 +1,160 @@
+import { Elysia } from "elysia";
+import { decodeProtectedHeader } from "jose";
+import { UnauthorizedError } from "../errors.ts";
+import type { ClerkGateway } from "../modules/auth/clerk.ts";
+import { profileFromClaims } from "../modules/auth/clerk.ts";
+import type { BuiltInTokens } from "../modules/auth/tokens.ts";
+import type { StoredUser, UsersService } from "../modules/users/service.ts";
+import type { Logger } from "./logger.ts";
+
+/** Who is calling, as every module sees it, REST and WebSocket alike. */
+export interface AuthUser {
+  id: string;
+  name: string;
+  email: string;
+  avatar: string;
+  clerkId?: string;
+}
+
+export const TOKEN_COOKIE = "token";
+
+function toAuthUser(user: StoredUser): AuthUser {
+  const auth: AuthUser = {
+    id: String(user._id),
+    name: user.name,
+    email: user.email ?? "",
+    avatar: user.avatar ?? "",
+  };
+  if (user.clerkId) auth.clerkId = user.clerkId;
+  return auth;
+}
+
+function cookieValue(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    try {
+      return decodeURIComponent(value) || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The caller's token, from `Authorization: Bearer`, else the `token` cookie, else `?token=`. The
+ * query string is honoured only on a WebSocket upgrade (browsers cannot set upgrade headers):
+ * anywhere else a token in a URL would end up in histories and proxy logs.
+ */
+export function tokenFromRequest(request: Request): string | undefined {
+  const authorization = request.headers.get("authorization");
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    return match?.[1];
+  }
+  const cookie = cookieValue(request.headers.get("cookie"), TOKEN_COOKIE);
+  if (cookie) return cookie;
+  if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    return new URL(request.url).searchParams.get("token") || undefined;
+  }
+  return undefined;
+}
+
+export interface AuthenticatorDeps {
+  tokens: BuiltInTokens;
+  /** Null when Clerk is not configured. */
+  clerk: ClerkGateway | null;
+  users: UsersService;
+  log: Logger;
+}
+
+/**
+ * Turns a token into the user behind it. Built-in tokens are HS256, Clerk session tokens RS256:
+ * the header's `alg` says which verifier a token goes to, so neither verifier sees the other's
+ * tokens and a token never gets two chances.
+ */
+export class Authenticator {
+  /** First sightings in progress, so concurrent first requests ask Clerk's API only once. */
+  private readonly provisioning = new Map<string, Promise<StoredUser>>();
+
+  constructor(private readonly deps: AuthenticatorDeps) {}
+
+  /** The user behind `token`; UnauthorizedError when it is missing, expired, forged or orphaned. */
+  async authenticate(token: string): Promise<AuthUser> {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new UnauthorizedError("The token is invalid");
+    }
+    if (alg === "HS256") return this.builtIn(token);
+    if (alg === "RS256" && this.deps.clerk) return this.clerk(this.deps.clerk, token);
+    throw new UnauthorizedError("The token is invalid");
+  }
+
+  private async builtIn(token: string): Promise<AuthUser> {
+    const userId = await this.deps.tokens.verify(token);
+    const user = await this.deps.users.findById(userId);
+    if (!user) throw new UnauthorizedError("The account behind this token no longer exists");
+    return toAuthUser(user);
+  }
+
+  private async clerk(clerk: ClerkGateway, token: string): Promise<AuthUser> {
+    const claims = await clerk.verifySessionToken(token);
+    const known = await this.deps.users.findByClerkId(claims.sub);
+    if (known) return toAuthUser(known);
+
+    let pending = this.provisioning.get(claims.sub);
+    if (!pending) {
+      pending = this.provision(clerk, claims.sub, profileFromClaims(claims)).finally(() =>
+        this.provisioning.delete(claims.sub),
+      );
+      this.provisioning.set(claims.sub, pending);
+    }
+    return toAuthUser(await pending);
+  }
+
+  /** First sight of a Clerk user: Clerk's API when it answers, else the token's own claims. */
+  private async provision(
+    clerk: ClerkGateway,
+    clerkId: string,
+    fromClaims: ReturnType<typeof profileFromClaims>,
+  ): Promise<StoredUser> {
+    let profile = fromClaims;
+    if (clerk.canReadUsers) {
+      try {
+        const fromApi = await clerk.fetchProfile(clerkId);
+        profile = {
+          clerkId,
+          email: fromApi.email ?? fromClaims.email,
+          name: fromApi.name ?? fromClaims.name,
+          avatar: fromApi.avatar ?? fromClaims.avatar,
+        };
+      } catch {
+        this.deps.log.warn({ clerkId }, "Clerk's user API did not answer; provisioning from claims");
+      }
+    }
+    return this.deps.users.provisionFromClerk(profile);
+  }
+}
+
+/**
+ * The one auth plugin. Routes opt in with `{ auth: true }` and get `user` in their context;
+ * a missing or bad token is a 401 before the handler runs.
+ */
+export function authPlugin(authenticator: Authenticator) {
+  return new Elysia({ name: "auth" }).macro({
+    auth: {
+      async resolve({ request }) {
+        const token = tokenFromRequest(request);
+        if (!token) throw new UnauthorizedError("Authentication required");
+        return { user: await authenticator.authenticate(token) };
+      },
+    },
+  });
+}
+
+export type AuthPlugin = ReturnType<typeof authPlugin>;

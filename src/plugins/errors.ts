@@ -1,0 +1,70 @@
+import { Elysia, ValidationError as ElysiaValidationError } from "elysia";
+import { AppError, type FieldError, ValidationError } from "../errors.ts";
+import type { Logger } from "./logger.ts";
+
+interface ElysiaValueError {
+  path?: string;
+  message?: string;
+  summary?: string;
+}
+
+function fieldErrors(error: ElysiaValidationError): FieldError[] {
+  const all = (error.all ?? []) as ElysiaValueError[];
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  for (const e of all) {
+    const path = (e.path ?? "").replace(/^\//, "").replaceAll("/", ".") || error.type;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    errors.push({ path, message: e.summary ?? e.message ?? "is invalid" });
+  }
+  return errors;
+}
+
+/** Maps whatever a driver throws into the contract's error, without leaking the driver's words. */
+function fromDriver(error: unknown): AppError | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const e = error as { name?: string; code?: unknown; kind?: string; path?: string };
+  if (e.name === "CastError") {
+    return new ValidationError("A value is malformed", [
+      { path: e.path ?? "id", message: `must be a valid ${e.kind ?? "value"}` },
+    ]);
+  }
+  if (e.code === 11000) return new AppError(409, "CONFLICT", "That already exists");
+  return undefined;
+}
+
+/**
+ * The one error handler: every failure leaves as `{ message, code, ... }` with its status, and
+ * nothing internal (stack, driver message, secret) ever reaches the client.
+ */
+export function errorHandler(log: Logger) {
+  return new Elysia({ name: "error-handler" })
+    .onError({ as: "global" }, ({ code, error, set }) => {
+      let appError: AppError;
+      if (error instanceof AppError) {
+        appError = error;
+      } else if (error instanceof ElysiaValidationError) {
+        const where = error.type === "body" ? "request body" : error.type;
+        appError = new ValidationError(`The ${where} is invalid`, fieldErrors(error));
+      } else if (code === "PARSE" && error.cause instanceof AppError) {
+        appError = error.cause;
+      } else if (code === "PARSE") {
+        appError = new ValidationError("The request body is not valid JSON");
+      } else if (code === "NOT_FOUND") {
+        appError = new AppError(404, "NOT_FOUND", "Route not found");
+      } else {
+        const mapped = fromDriver(error);
+        if (mapped) {
+          appError = mapped;
+        } else {
+          const err = error as { name?: string; message?: string };
+          log.error({ err: { name: err.name, message: err.message } }, "unhandled error");
+          appError = new AppError(500, "INTERNAL", "Something went wrong on our side");
+        }
+      }
+      set.status = appError.status;
+      Object.assign(set.headers, appError.headers);
+      return appError.toBody();
+    });
+}

@@ -1,0 +1,38 @@
+/** What a broker needs from the server that holds the sockets: Bun's topic publish. */
+export interface Publisher {
+  publish(topic: string, data: string): number;
+}
+
+/**
+ * Fans a message out to every socket subscribed to a topic, wherever that socket lives. The hub is
+ * the only caller; nothing else may assume the sockets are in this process.
+ */
+export interface Broker {
+  /** Called once the server listens; messages published before that have no socket to reach. */
+  attach(server: Publisher): void;
+  publish(topic: string, message: string): void;
+  /** False while the broker cannot reach its backing service (always true for the local one). */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** One instance: Bun's own pub/sub is the whole broker. */
+export class LocalBroker implements Broker {
+  private server: Publisher | undefined;
+
+  attach(server: Publisher): void {
+    this.server = server;
+  }
+
+  publish(topic: string, message: string): void {
+    this.server?.publish(topic, message);
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.server = undefined;
+  }
+}

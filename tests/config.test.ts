@@ -1,0 +1,76 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  test("defaults match the contract's table", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.nodeEnv).toBe("development");
+    expect(config.mongodbUri).toBeUndefined();
+    expect(config.corsOrigins).toEqual(["http://localhost:8081", "http://localhost:5173"]);
+    expect(config.jwtSecretGenerated).toBe(true);
+    expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(config.stream).toBeNull();
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  test("aliases used by earlier deployments are honoured", () => {
+    const config = loadConfig({ DB_URL: "mongodb://db:27017/app", CLIENT_URL: "https://app.example.com" });
+    expect(config.mongodbUri).toBe("mongodb://db:27017/app");
+    expect(config.corsOrigins).toEqual(["https://app.example.com"]);
+    expect(loadConfig({ MONGO_URI: "mongodb://x" }).mongodbUri).toBe("mongodb://x");
+    expect(loadConfig({ FRONTEND_URL: "https://a.example, https://b.example" }).corsOrigins).toEqual([
+      "https://a.example",
+      "https://b.example",
+    ]);
+  });
+
+  test("empty values count as unset", () => {
+    expect(loadConfig({ PORT: "", MONGODB_URI: "" }).port).toBe(3000);
+  });
+
+  test("every bad value is reported, one line each, without echoing secrets", () => {
+    const problems = problemsOf({
+      PORT: "eighty",
+      NODE_ENV: "staging",
+      MONGODB_URI: "postgres://nope",
+      JWT_SECRET: "short-secret-value",
+    });
+    expect(problems.length).toBe(4);
+    expect(problems.some((p) => p.startsWith("PORT:"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("NODE_ENV:"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("MONGODB_URI:"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("JWT_SECRET:"))).toBe(true);
+    expect(problems.join("\n")).not.toContain("short-secret-value");
+  });
+
+  test("production requires a database and a JWT secret", () => {
+    const problems = problemsOf({ NODE_ENV: "production" });
+    expect(problems).toEqual([
+      "MONGODB_URI: required when NODE_ENV=production",
+      "JWT_SECRET: required when NODE_ENV=production",
+    ]);
+  });
+
+  test("Stream needs both its key and its secret", () => {
+    expect(problemsOf({ STREAM_API_KEY: "k" })).toEqual([
+      "STREAM_API_KEY and STREAM_API_SECRET: set both or neither",
+    ]);
+    const config = loadConfig({ STREAM_API_KEY: "k", STREAM_API_SECRET: "s" });
+    expect(config.stream).toEqual({ apiKey: "k", apiSecret: "s", baseUrl: undefined });
+  });
+
+  test("a port out of range is refused", () => {
+    expect(problemsOf({ PORT: "70000" })).toEqual(["PORT: must be between 0 and 65535"]);
+  });
+});
