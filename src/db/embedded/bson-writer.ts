@@ -13,7 +13,12 @@ const TYPE_INT64 = 0x12;
 
 const encoder = new TextEncoder();
 
-export function cursorReply(batchField: "firstBatch" | "nextBatch", docs: Uint8Array[], id: Long, ns: string): Uint8Array {
+export function cursorReply(
+  batchField: "firstBatch" | "nextBatch",
+  docs: Uint8Array[],
+  id: Long,
+  ns: string,
+): Uint8Array {
   const array = documentOf(docs.map((doc, i) => element(TYPE_DOCUMENT, String(i), doc)));
   const idBytes = new Uint8Array(8);
   new DataView(idBytes.buffer).setBigInt64(0, id.toBigInt(), true);

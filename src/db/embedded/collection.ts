@@ -54,7 +54,11 @@ export class Collection {
     const idCondition = filter._id;
     if (idCondition !== undefined) {
       const ids = pinnedValues(idCondition);
-      if (ids) return ids.flatMap((id) => this.docs.get(keyOf(id)) ?? []);
+      if (ids)
+        return ids.flatMap((id): Doc[] => {
+          const doc = this.docs.get(keyOf(id));
+          return doc ? [doc] : [];
+        });
     }
     for (const index of this.uniqueIndexes.values()) {
       const field = index.directLookupField;
@@ -119,11 +123,17 @@ export class Collection {
       if (existing.name === spec.name) {
         if (sameKeyPattern(existing, spec) && sameIndexOptions(existing, spec)) return false;
         throw new StoreError(
-          sameKeyPattern(existing, spec) ? ErrorCode.IndexOptionsConflict : ErrorCode.IndexKeySpecsConflict,
+          sameKeyPattern(existing, spec)
+            ? ErrorCode.IndexOptionsConflict
+            : ErrorCode.IndexKeySpecsConflict,
           `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(existing)}`,
         );
       }
-      if (sameKeyPattern(existing, spec) && !spec.partialFilterExpression && !existing.partialFilterExpression) {
+      if (
+        sameKeyPattern(existing, spec) &&
+        !spec.partialFilterExpression &&
+        !existing.partialFilterExpression
+      ) {
         if (sameIndexOptions(existing, spec)) return false;
         throw new StoreError(
           ErrorCode.IndexOptionsConflict,
@@ -146,7 +156,8 @@ export class Collection {
   }
 
   dropIndex(name: string): void {
-    if (name === ID_INDEX.name) throw new StoreError(ErrorCode.InvalidOptions, "cannot drop _id index");
+    if (name === ID_INDEX.name)
+      throw new StoreError(ErrorCode.InvalidOptions, "cannot drop _id index");
     if (!this.specs.delete(name)) {
       throw new StoreError(ErrorCode.IndexNotFound, `index not found with name [${name}]`);
     }
@@ -176,7 +187,9 @@ export class Collection {
       const cutoff = now - seconds * 1000;
       for (const doc of [...this.docs.values()]) {
         const value = doc[field];
-        const dates = (Array.isArray(value) ? value : [value]).filter((v): v is Date => v instanceof Date);
+        const dates = (Array.isArray(value) ? value : [value]).filter(
+          (v): v is Date => v instanceof Date,
+        );
         if (dates.length && Math.min(...dates.map((d) => d.getTime())) <= cutoff) {
           this.remove(doc);
           removed++;

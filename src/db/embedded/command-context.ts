@@ -5,8 +5,8 @@
 import type { CursorRegistry } from "./cursors.ts";
 import type { Catalog } from "./database.ts";
 import { typeMismatch } from "./errors.ts";
-import type { ReplyBody } from "./wire.ts";
 import { type Doc, isPlainObject } from "./values.ts";
+import type { ReplyBody } from "./wire.ts";
 
 export interface ServerInfo {
   readonly startedAt: number;
@@ -38,12 +38,17 @@ export function stringArg(command: Doc, field: string): string {
 export function docArg(command: Doc, field: string): Doc {
   const value = command[field];
   if (value === undefined || value === null) return {};
-  if (!isPlainObject(value)) throw typeMismatch(`BSON field '${field}' is the wrong type '${describeType(value)}', expected type 'object'`);
+  if (!isPlainObject(value))
+    throw typeMismatch(
+      `BSON field '${field}' is the wrong type '${describeType(value)}', expected type 'object'`,
+    );
   return value;
 }
 
 export function optionalDocArg(command: Doc, field: string): Doc | undefined {
-  return command[field] === undefined || command[field] === null ? undefined : docArg(command, field);
+  return command[field] === undefined || command[field] === null
+    ? undefined
+    : docArg(command, field);
 }
 
 export function numberArg(command: Doc, field: string): number | undefined {
@@ -51,7 +56,9 @@ export function numberArg(command: Doc, field: string): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === "bigint") return Number(value);
   if (typeof value !== "number" || Number.isNaN(value)) {
-    throw typeMismatch(`BSON field '${field}' is the wrong type '${describeType(value)}', expected a number`);
+    throw typeMismatch(
+      `BSON field '${field}' is the wrong type '${describeType(value)}', expected a number`,
+    );
   }
   return Math.trunc(value);
 }
@@ -59,7 +66,9 @@ export function numberArg(command: Doc, field: string): number | undefined {
 export function arrayArg(command: Doc, field: string): unknown[] {
   const value = command[field];
   if (!Array.isArray(value)) {
-    throw typeMismatch(`BSON field '${field}' is the wrong type '${describeType(value)}', expected type 'array'`);
+    throw typeMismatch(
+      `BSON field '${field}' is the wrong type '${describeType(value)}', expected type 'array'`,
+    );
   }
   return value;
 }

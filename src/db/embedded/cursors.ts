@@ -51,7 +51,10 @@ export class CursorRegistry {
     const cursor = this.cursors.get(id);
     if (!cursor) throw new StoreError(ErrorCode.CursorNotFound, `cursor id ${id} not found`);
     if (cursor.ns !== ns) {
-      throw new StoreError(ErrorCode.CursorNotFound, `cursor id ${id} was not created on namespace ${ns}`);
+      throw new StoreError(
+        ErrorCode.CursorNotFound,
+        `cursor id ${id} was not created on namespace ${ns}`,
+      );
     }
     const size = batchSize === undefined || batchSize <= 0 ? Number.POSITIVE_INFINITY : batchSize;
     const docs = this.take(cursor.docs, cursor.position, size);

@@ -32,7 +32,11 @@ export class Catalog {
   }
 
   /** Collections spring into existence on first write, as in mongod. */
-  ensureCollection(db: string, name: string, options: Doc = {}): { collection: Collection; created: boolean } {
+  ensureCollection(
+    db: string,
+    name: string,
+    options: Doc = {},
+  ): { collection: Collection; created: boolean } {
     const existing = this.collection(db, name);
     if (existing) return { collection: existing, created: false };
     validateNamespace(db, name);

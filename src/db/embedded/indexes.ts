@@ -5,8 +5,9 @@
  * Other indexes are metadata for listIndexes/Mongoose, except TTL, which the
  * store's expiry sweep reads.
  */
-import { compileFilter, type Matcher } from "./mingo-adapter.ts";
+
 import { badValue, ErrorCode, StoreError } from "./errors.ts";
+import { compileFilter, type Matcher } from "./mingo-adapter.ts";
 import { type Doc, formatForMessage, isPlainObject, keyOf, valuesAtPath } from "./values.ts";
 
 export interface IndexSpec {
@@ -40,11 +41,15 @@ export function normalizeIndexSpec(raw: unknown): IndexSpec {
   }
   for (const [field, dir] of Object.entries(key)) {
     if (typeof dir !== "number" && typeof dir !== "string") {
-      throw new StoreError(ErrorCode.CannotCreateIndex, `Values in the index key pattern must be numbers or strings: ${field}`);
+      throw new StoreError(
+        ErrorCode.CannotCreateIndex,
+        `Values in the index key pattern must be numbers or strings: ${field}`,
+      );
     }
   }
   const name = raw.name === undefined ? defaultIndexName(key) : raw.name;
-  if (typeof name !== "string" || name.length === 0) throw badValue("index name must be a non-empty string");
+  if (typeof name !== "string" || name.length === 0)
+    throw badValue("index name must be a non-empty string");
   const spec: IndexSpec = { v: 2, key: key as IndexSpec["key"], name };
   for (const [option, value] of Object.entries(raw)) {
     if (option === "key" || option === "name" || BUILD_ONLY_OPTIONS.has(option)) continue;
@@ -59,7 +64,8 @@ export function normalizeIndexSpec(raw: unknown): IndexSpec {
 
 /** True when two specs describe the same index (name aside). */
 export function sameIndexOptions(a: IndexSpec, b: IndexSpec): boolean {
-  const strip = (spec: IndexSpec) => keyOf(Object.fromEntries(Object.entries(spec).filter(([k]) => k !== "name" && k !== "v")));
+  const strip = (spec: IndexSpec) =>
+    keyOf(Object.fromEntries(Object.entries(spec).filter(([k]) => k !== "name" && k !== "v")));
   return strip(a) === strip(b);
 }
 
@@ -83,7 +89,9 @@ export class UniqueIndex {
     private readonly ns: string,
   ) {
     this.fields = Object.keys(spec.key);
-    this.partial = spec.partialFilterExpression ? compileFilter(spec.partialFilterExpression) : undefined;
+    this.partial = spec.partialFilterExpression
+      ? compileFilter(spec.partialFilterExpression)
+      : undefined;
   }
 
   /** Answers an equality lookup on a single-field index that covers every document. */
@@ -137,7 +145,12 @@ export class UniqueIndex {
   }
 }
 
-export function duplicateKeyError(ns: string, spec: IndexSpec, fields: string[], values: unknown[]): StoreError {
+export function duplicateKeyError(
+  ns: string,
+  spec: IndexSpec,
+  fields: string[],
+  values: unknown[],
+): StoreError {
   const keyValue: Doc = {};
   fields.forEach((field, i) => {
     keyValue[field] = values[i] ?? null;

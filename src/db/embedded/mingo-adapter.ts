@@ -14,7 +14,11 @@ const BASE_OPTIONS: Partial<Options> = { scriptEnabled: false, useStrictMode: tr
 export type Matcher = { test(doc: Doc): boolean };
 
 export function compileFilter(filter: unknown): Query {
-  if (filter !== undefined && filter !== null && (typeof filter !== "object" || Array.isArray(filter))) {
+  if (
+    filter !== undefined &&
+    filter !== null &&
+    (typeof filter !== "object" || Array.isArray(filter))
+  ) {
     throw badValue("filter must be an object");
   }
   try {
@@ -24,7 +28,11 @@ export function compileFilter(filter: unknown): Query {
   }
 }
 
-export function runPipeline(docs: Iterable<Doc>, pipeline: Doc[], resolver: CollectionResolver): Doc[] {
+export function runPipeline(
+  docs: Iterable<Doc>,
+  pipeline: Doc[],
+  resolver: CollectionResolver,
+): Doc[] {
   try {
     const aggregator = new Aggregator(pipeline, { ...BASE_OPTIONS, collectionResolver: resolver });
     return aggregator.run(Array.isArray(docs) ? docs : Array.from(docs)) as Doc[];
@@ -34,7 +42,12 @@ export function runPipeline(docs: Iterable<Doc>, pipeline: Doc[], resolver: Coll
 }
 
 /** Applies update operators in place; returns the modified paths. `condition` enables `$`. */
-export function applyOperators(doc: Doc, modifier: Doc, arrayFilters: Doc[] | undefined, condition: Doc): string[] {
+export function applyOperators(
+  doc: Doc,
+  modifier: Doc,
+  arrayFilters: Doc[] | undefined,
+  condition: Doc,
+): string[] {
   try {
     return mingoUpdate(doc, modifier as Modifier<Doc>, arrayFilters, condition, {
       // Stored documents are never mutated in place, so sharing operand values is safe.

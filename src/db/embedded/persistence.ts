@@ -21,6 +21,9 @@
  * it. Compaction writes the whole state as fresh records to `journal.bson.tmp`,
  * fsyncs it, renames it over the journal and fsyncs the directory, so a crash
  * leaves either the old or the new complete file.
+ *
+ * `<dir>/LOCK` holds the owning process id so two stores never append to the
+ * same journal; a lock left by a dead process is taken over.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -95,6 +98,16 @@ export class Journal {
   /** Opens (creating if needed) the journal in `dir`, returning the changes to replay. */
   static open(dir: string): { journal: Journal; changes: ChangeRecord[] } {
     fs.mkdirSync(dir, { recursive: true });
+    acquireLock(dir);
+    try {
+      return Journal.openLocked(dir);
+    } catch (error) {
+      releaseLock(dir);
+      throw error;
+    }
+  }
+
+  private static openLocked(dir: string): { journal: Journal; changes: ChangeRecord[] } {
     const file = Journal.fileIn(dir);
     fs.rmSync(`${file}.tmp`, { force: true });
     const data = fs.existsSync(file) ? fs.readFileSync(file) : new Uint8Array(0);
@@ -132,8 +145,12 @@ export class Journal {
   /** Flushes, compacts and closes. */
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (!this.failure) this.compact();
-    fs.closeSync(this.fd);
+    try {
+      if (!this.failure) this.compact();
+    } finally {
+      fs.closeSync(this.fd);
+      releaseLock(this.dir);
+    }
   }
 
   private async flushLoop(): Promise<void> {
@@ -150,7 +167,8 @@ export class Journal {
         this.durable = upTo;
         this.releaseWaiters();
       }
-      if (this.fileBytes > Math.max(COMPACT_MIN_BYTES, this.compactedBytes * COMPACT_GROWTH)) this.compact();
+      if (this.fileBytes > Math.max(COMPACT_MIN_BYTES, this.compactedBytes * COMPACT_GROWTH))
+        this.compact();
     } catch (error) {
       this.failure = error instanceof Error ? error : new Error(String(error));
       for (const waiter of this.waiters) waiter.reject(this.failure);
@@ -226,7 +244,9 @@ function writeFullySync(fd: number, data: Uint8Array): number {
 }
 
 function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) =>
+    fs.fsync(fd, (error) => (error ? reject(error) : resolve())),
+  );
 }
 
 /** Makes a rename or file creation itself durable. */
@@ -236,5 +256,39 @@ function fsyncDirectory(dir: string): void {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Directories locked by this process (a second store in the same process must fail too). */
+const heldLocks = new Set<string>();
+
+function acquireLock(dir: string): void {
+  const lock = path.join(path.resolve(dir), "LOCK");
+  if (heldLocks.has(lock))
+    throw new Error(`data directory ${dir} is already in use by this process`);
+  try {
+    const owner = Number(fs.readFileSync(lock, "utf8"));
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      throw new Error(`data directory ${dir} is in use by process ${owner}`);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  fs.writeFileSync(lock, String(process.pid));
+  heldLocks.add(lock);
+}
+
+function releaseLock(dir: string): void {
+  const lock = path.join(path.resolve(dir), "LOCK");
+  heldLocks.delete(lock);
+  fs.rmSync(lock, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

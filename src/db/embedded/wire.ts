@@ -60,7 +60,9 @@ export function decodeRequest(frame: Uint8Array): Request {
     if (opCode === OP_QUERY) return decodeQuery(frame, requestId);
   } catch (error) {
     if (error instanceof ProtocolError) throw error;
-    throw new ProtocolError(`undecodable message: ${error instanceof Error ? error.message : error}`);
+    throw new ProtocolError(
+      `undecodable message: ${error instanceof Error ? error.message : error}`,
+    );
   }
   throw new ProtocolError(
     opCode === OP_COMPRESSED ? "compression was not negotiated" : `unsupported opCode ${opCode}`,
@@ -86,7 +88,8 @@ function decodeMsg(frame: Uint8Array, requestId: number): Request {
       const sectionEnd = offset + size;
       if (size < 5 || sectionEnd > end) throw new ProtocolError("bad document sequence size");
       const nameEnd = frame.indexOf(0, offset + 4);
-      if (nameEnd < 0 || nameEnd >= sectionEnd) throw new ProtocolError("bad document sequence identifier");
+      if (nameEnd < 0 || nameEnd >= sectionEnd)
+        throw new ProtocolError("bad document sequence identifier");
       const identifier = new TextDecoder().decode(frame.subarray(offset + 4, nameEnd));
       const docs: Doc[] = [];
       let position = nameEnd + 1;
@@ -105,7 +108,13 @@ function decodeMsg(frame: Uint8Array, requestId: number): Request {
   for (const [identifier, docs] of sequences) body[identifier] = docs;
   const db = body.$db;
   if (typeof db !== "string") throw new ProtocolError("OP_MSG command without $db");
-  return { requestId, opCode: OP_MSG, db, command: body, expectsReply: (flags & FLAG_MORE_TO_COME) === 0 };
+  return {
+    requestId,
+    opCode: OP_MSG,
+    db,
+    command: body,
+    expectsReply: (flags & FLAG_MORE_TO_COME) === 0,
+  };
 }
 
 function decodeQuery(frame: Uint8Array, requestId: number): Request {
