@@ -134,7 +134,10 @@ export class Authenticator {
           avatar: fromApi.avatar ?? fromClaims.avatar,
         };
       } catch {
-        this.deps.log.warn({ clerkId }, "Clerk's user API did not answer; provisioning from claims");
+        this.deps.log.warn(
+          { clerkId },
+          "Clerk's user API did not answer; provisioning from claims",
+        );
       }
     }
     return this.deps.users.provisionFromClerk(profile);

@@ -41,7 +41,8 @@ export function profileFromClaims(claims: ClerkSessionClaims): ClerkProfile {
   return {
     clerkId: claims.sub,
     email: text(claims.email) ?? text(claims.primary_email_address) ?? text(claims.email_address),
-    name: text(claims.name) ?? fullName(claims.first_name, claims.last_name) ?? text(claims.username),
+    name:
+      text(claims.name) ?? fullName(claims.first_name, claims.last_name) ?? text(claims.username),
     avatar: text(claims.image_url) ?? text(claims.picture) ?? text(claims.avatar),
   };
 }
@@ -103,12 +104,18 @@ export class ClerkGateway {
     if (!this.client) throw new UpstreamError("Clerk");
     try {
       const user = await withTimeout(this.client.users.getUser(clerkId), CLERK_API_TIMEOUT_MS);
+      // Anything but the user we asked for (an unparsed body, another user) is a failure.
+      if (typeof user !== "object" || user === null || user.id !== clerkId) {
+        throw new Error("unexpected response");
+      }
       if (user.raw) return profileFromClerkUser(user.raw);
       return {
         clerkId: user.id,
         email: text(
-          (user.emailAddresses.find((e) => e.id === user.primaryEmailAddressId) ??
-            user.emailAddresses[0])?.emailAddress,
+          (
+            user.emailAddresses.find((e) => e.id === user.primaryEmailAddressId) ??
+            user.emailAddresses[0]
+          )?.emailAddress,
         ),
         name: fullName(user.firstName, user.lastName) ?? text(user.username),
         avatar: text(user.imageUrl),

@@ -16,7 +16,10 @@ export const PublicUser = t.Object(
 export type PublicUser = Static<typeof PublicUser>;
 
 /** A 24-hex-digit MongoDB ObjectId, validated before it reaches the database. */
-export const ObjectIdString = t.String({ pattern: "^[0-9a-fA-F]{24}$", description: "An ObjectId" });
+export const ObjectIdString = t.String({
+  pattern: "^[0-9a-fA-F]{24}$",
+  description: "An ObjectId",
+});
 
 export const UserIdParams = t.Object({ id: ObjectIdString });
 

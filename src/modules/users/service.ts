@@ -41,7 +41,9 @@ function escapeRegex(text: string): string {
 }
 
 function isDuplicateKey(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === 11000;
+  return (
+    typeof error === "object" && error !== null && (error as { code?: unknown }).code === 11000
+  );
 }
 
 function emailTaken(): ConflictError {

@@ -1,0 +1,34 @@
+import { Elysia } from "elysia";
+import type { AuthPlugin } from "../../plugins/auth.ts";
+import { UserEnvelope, UserIdParams, UserListEnvelope, UserListQuery } from "./model.ts";
+import type { UsersService } from "./service.ts";
+
+export interface UsersModuleDeps {
+  auth: AuthPlugin;
+  users: UsersService;
+}
+
+export function usersModule({ auth, users }: UsersModuleDeps) {
+  return new Elysia({ prefix: "/api/users", detail: { tags: ["users"] } })
+    .use(auth)
+    .get("", async ({ user, query }) => ({ users: await users.list(user.id, query) }), {
+      auth: true,
+      query: UserListQuery,
+      response: UserListEnvelope,
+      detail: {
+        summary: "Everyone but the caller",
+        description:
+          "`q` narrows to a case-insensitive name or email prefix (taken literally). `limit` is " +
+          "1–100, 50 by default; over 100 is a 400.",
+      },
+    })
+    .get("/:id", async ({ params }) => ({ user: await users.get(params.id) }), {
+      auth: true,
+      params: UserIdParams,
+      response: UserEnvelope,
+      detail: {
+        summary: "One user",
+        description: "400 for a malformed id, 404 for an unknown one.",
+      },
+    });
+}
