@@ -1,10 +1,10 @@
 # The official Bun image; the version matches .ci/run so production runs what CI tested.
-FROM oven/bun:1.3.14-slim AS deps
+FROM oven/bun:1.4.5-slim AS deps
 WORKDIR /app
 COPY package.json bun.lock ./
 RUN bun install --frozen-lockfile --production
 
-FROM oven/bun:1.3.14-slim
+FROM oven/bun:1.4.5-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     PORT=3000

@@ -5,11 +5,29 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { createModels } from "./db/models/index.ts";
+import { ClerkGateway } from "./modules/auth/clerk.ts";
+import { authModule } from "./modules/auth/index.ts";
+import { AuthService } from "./modules/auth/service.ts";
+import { BuiltInTokens } from "./modules/auth/tokens.ts";
+import { chatsModule } from "./modules/chats/index.ts";
+import { ChatService } from "./modules/chats/service.ts";
 import { healthModule } from "./modules/health/index.ts";
+import { messagesModule } from "./modules/messages/index.ts";
+import { MessageService } from "./modules/messages/service.ts";
+import { RealtimeGateway } from "./modules/realtime/gateway.ts";
+import { realtimeModule } from "./modules/realtime/index.ts";
+import { streamModule } from "./modules/stream/index.ts";
+import { StreamService } from "./modules/stream/service.ts";
+import { usersModule } from "./modules/users/index.ts";
+import { UsersService } from "./modules/users/service.ts";
+import { webhooksModule } from "./modules/webhooks/index.ts";
+import { ClerkEvents } from "./modules/webhooks/service.ts";
+import { Authenticator, authPlugin } from "./plugins/auth.ts";
 import { BACKSTOP_BODY_BYTES, bodyLimit } from "./plugins/body-limit.ts";
 import { errorHandler } from "./plugins/errors.ts";
 import { type Logger, requestLogger } from "./plugins/logger.ts";
 import { securityHeaders } from "./plugins/security.ts";
+import { createRealtime } from "./realtime/index.ts";
 
 export interface AppDeps {
   config: Config;
@@ -21,8 +39,16 @@ export interface AppDeps {
 /** Builds the whole app from its dependencies without listening: tests start as many as they like. */
 export function createApp({ config, db, log, clock = systemClock }: AppDeps) {
   const models = createModels(db.connection);
-  void clock;
-  void models;
+  const users = new UsersService(models.User);
+  const tokens = new BuiltInTokens(config.jwtSecret, clock);
+  const clerk = ClerkGateway.fromConfig(config.clerk);
+  const stream = StreamService.fromConfig(config.stream, log);
+  const authenticator = new Authenticator({ tokens, clerk, users, log });
+  const auth = authPlugin(authenticator);
+  const realtime = createRealtime(config);
+  const chats = new ChatService(models, realtime.hub);
+  const messages = new MessageService(models, realtime.hub, chats);
+  const gateway = new RealtimeGateway({ ...realtime, chats, messages, log });
   return new Elysia({ serve: { maxRequestBodySize: BACKSTOP_BODY_BYTES } })
     .use(requestLogger(log))
     .use(securityHeaders(config.nodeEnv === "production"))
@@ -47,7 +73,34 @@ export function createApp({ config, db, log, clock = systemClock }: AppDeps) {
         },
       }),
     )
-    .use(healthModule([() => db.ping()]));
+    .use(healthModule([() => db.ping(), async () => realtime.broker.healthy()]))
+    .use(
+      authModule({
+        auth,
+        service: new AuthService({ users, tokens, clerk }),
+        production: config.nodeEnv === "production",
+      }),
+    )
+    .use(usersModule({ auth, users }))
+    .use(streamModule({ auth, stream }))
+    .use(
+      webhooksModule({
+        signingSecret: config.clerk.webhookSigningSecret,
+        events: new ClerkEvents({ users, stream, log }),
+      }),
+    )
+    .use(chatsModule({ auth, chats }))
+    .use(messagesModule({ auth, messages }))
+    .use(realtimeModule({ auth, gateway }))
+    .onStart(({ server }) => {
+      if (server) realtime.attach(server);
+    })
+    .onStop(async () => {
+      // Clients reconnect elsewhere and resume with after=<seq>.
+      gateway.closeAll(1001, "Server going away");
+      await gateway.stop();
+      await realtime.close();
+    });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -8,9 +8,13 @@ import { Value } from "@sinclair/typebox/value";
  */
 const EnvSchema = T.Object({
   PORT: T.Optional(T.String({ pattern: "^[0-9]{1,5}$" })),
-  NODE_ENV: T.Optional(T.Union([T.Literal("development"), T.Literal("production"), T.Literal("test")])),
+  NODE_ENV: T.Optional(
+    T.Union([T.Literal("development"), T.Literal("production"), T.Literal("test")]),
+  ),
   LOG_LEVEL: T.Optional(
-    T.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => T.Literal(l))),
+    T.Union(
+      ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => T.Literal(l)),
+    ),
   ),
   MONGODB_URI: T.Optional(T.String({ pattern: "^mongodb(\\+srv)?://" })),
   JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
@@ -67,7 +71,9 @@ function pickEnv(source: Record<string, string | undefined>): Record<string, str
   const picked: Record<string, string> = {};
   for (const key of Object.keys(EnvSchema.properties)) {
     const names = [key, ...(ALIASES[key] ?? [])];
-    const value = names.map((name) => source[name]?.trim()).find((v) => v !== undefined && v !== "");
+    const value = names
+      .map((name) => source[name]?.trim())
+      .find((v) => v !== undefined && v !== "");
     if (value !== undefined) picked[key] = value;
   }
   return picked;
@@ -104,7 +110,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const corsOrigins = valid.CORS_ORIGINS ? list(valid.CORS_ORIGINS) : DEFAULT_CORS_ORIGINS;
   for (const origin of corsOrigins) {
-    if (origin !== "*" && !URL.canParse(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not a URL`);
+    if (origin !== "*" && !URL.canParse(origin))
+      problems.push(`CORS_ORIGINS: "${origin}" is not a URL`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -125,7 +132,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     stream:
       valid.STREAM_API_KEY && valid.STREAM_API_SECRET
-        ? { apiKey: valid.STREAM_API_KEY, apiSecret: valid.STREAM_API_SECRET, baseUrl: valid.STREAM_BASE_URL }
+        ? {
+            apiKey: valid.STREAM_API_KEY,
+            apiSecret: valid.STREAM_API_SECRET,
+            baseUrl: valid.STREAM_BASE_URL,
+          }
         : null,
     redisUrl: valid.REDIS_URL,
   };

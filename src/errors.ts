@@ -66,9 +66,15 @@ export class ConflictError extends AppError {
 export class PayloadTooLargeError extends AppError {
   constructor(limitBytes: number) {
     // The rest of an oversized body is never read, so the connection cannot be reused.
-    super(413, "PAYLOAD_TOO_LARGE", `The request body is larger than ${limitBytes} bytes`, {}, {
-      connection: "close",
-    });
+    super(
+      413,
+      "PAYLOAD_TOO_LARGE",
+      `The request body is larger than ${limitBytes} bytes`,
+      {},
+      {
+        connection: "close",
+      },
+    );
   }
 }
 
@@ -92,7 +98,11 @@ export class UpstreamError extends AppError {
 
 export class StreamDisabledError extends AppError {
   constructor() {
-    super(503, "STREAM_DISABLED", "Video and chat through Stream are not configured on this server");
+    super(
+      503,
+      "STREAM_DISABLED",
+      "Video and chat through Stream are not configured on this server",
+    );
   }
 }
 

@@ -85,7 +85,7 @@ describe("errors have the contract's shape", () => {
       duplex: "half",
     } as RequestInit);
     expect(res.status).toBe(413);
-    expect((await res.json()).code).toBe("PAYLOAD_TOO_LARGE");
+    expect(((await res.json()) as { code: string }).code).toBe("PAYLOAD_TOO_LARGE");
   });
 
   test("the process keeps serving after bad input", async () => {
@@ -97,7 +97,7 @@ describe("cross-cutting headers", () => {
   test("x-request-id is echoed when sane and made up otherwise", async () => {
     const echoed = await server.api("/health", { headers: { "x-request-id": "trace-123" } });
     expect(echoed.headers.get("x-request-id")).toBe("trace-123");
-    const made = await server.api("/health", { headers: { "x-request-id": "bad id\nwith newline" } });
+    const made = await server.api("/health", { headers: { "x-request-id": "bad id with spaces" } });
     expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 

@@ -25,14 +25,16 @@ describe("configuration", () => {
   });
 
   test("aliases used by earlier deployments are honoured", () => {
-    const config = loadConfig({ DB_URL: "mongodb://db:27017/app", CLIENT_URL: "https://app.example.com" });
+    const config = loadConfig({
+      DB_URL: "mongodb://db:27017/app",
+      CLIENT_URL: "https://app.example.com",
+    });
     expect(config.mongodbUri).toBe("mongodb://db:27017/app");
     expect(config.corsOrigins).toEqual(["https://app.example.com"]);
     expect(loadConfig({ MONGO_URI: "mongodb://x" }).mongodbUri).toBe("mongodb://x");
-    expect(loadConfig({ FRONTEND_URL: "https://a.example, https://b.example" }).corsOrigins).toEqual([
-      "https://a.example",
-      "https://b.example",
-    ]);
+    expect(
+      loadConfig({ FRONTEND_URL: "https://a.example, https://b.example" }).corsOrigins,
+    ).toEqual(["https://a.example", "https://b.example"]);
   });
 
   test("empty values count as unset", () => {

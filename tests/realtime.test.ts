@@ -80,9 +80,12 @@ describe("two users, three sockets", () => {
     for (let i = 0; i < 5; i++) {
       socket.send("send-message", { chatId, text: `m${i}` }, `r${i}`);
       const ack = await socket.next("message-sent", (d) => d.message.text === `m${i}`);
-      const history = await server.api(`/api/messages/chat/${chatId}?after=${ack.data.message.seq - 1}`, {
-        token: a.token,
-      });
+      const history = await server.api(
+        `/api/messages/chat/${chatId}?after=${ack.data.message.seq - 1}`,
+        {
+          token: a.token,
+        },
+      );
       expect(history.body.messages[0]._id).toBe(ack.data.message._id);
     }
     await socket.close();
@@ -111,12 +114,19 @@ describe("two users, three sockets", () => {
     const [sa, sb] = await Promise.all([server.socket(a.token), server.socket(b.token)]);
     for (let i = 0; i < 10; i++) {
       sa.send("send-message", { chatId, text: `a${i}` });
-      server.api(`/api/messages/chat/${chatId}`, { method: "POST", token: b.token, body: { text: `b${i}` } });
+      server.api(`/api/messages/chat/${chatId}`, {
+        method: "POST",
+        token: b.token,
+        body: { text: `b${i}` },
+      });
     }
-    const history = async () => (await server.api(`/api/messages/chat/${chatId}`, { token: a.token })).body;
+    const history = async () =>
+      (await server.api(`/api/messages/chat/${chatId}`, { token: a.token })).body;
     for (let i = 0; i < 50 && (await history()).messages.length < 20; i++) await Bun.sleep(50);
     const { messages } = await history();
-    expect(messages.map((m: { seq: number }) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(messages.map((m: { seq: number }) => m.seq)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     await sa.close();
     await sb.close();
   });
@@ -135,7 +145,11 @@ describe("two users, three sockets", () => {
     const again = await server.socket(b.token);
     again.send("join-chat", { chatId, after: seen.data.seq });
     await again.next("chat-joined");
-    const replayed = [await again.next("new-message"), await again.next("new-message"), await again.next("new-message")];
+    const replayed = [
+      await again.next("new-message"),
+      await again.next("new-message"),
+      await again.next("new-message"),
+    ];
     expect(replayed.map((f) => f.data.text)).toEqual(["missed 1", "missed 2", "missed 3"]);
     await Bun.sleep(100);
     expect(again.frames.filter((f) => f.event === "new-message")).toHaveLength(3);
@@ -153,9 +167,15 @@ describe("what a socket may not do", () => {
     const error = await socket.next("socket-error");
     expect(error.data).toMatchObject({ code: "NOT_FOUND", ref: "j1" });
     socket.send("join-chat", { chatId, after: 0 }, "j2");
-    expect((await socket.next("socket-error")).data).toMatchObject({ code: "NOT_FOUND", ref: "j2" });
+    expect((await socket.next("socket-error")).data).toMatchObject({
+      code: "NOT_FOUND",
+      ref: "j2",
+    });
     socket.send("send-message", { chatId, text: "hi" }, "s1");
-    expect((await socket.next("socket-error")).data).toMatchObject({ code: "NOT_FOUND", ref: "s1" });
+    expect((await socket.next("socket-error")).data).toMatchObject({
+      code: "NOT_FOUND",
+      ref: "s1",
+    });
     expect(socket.frames.filter((f) => f.event === "new-message")).toEqual([]);
     await socket.close();
   });
@@ -166,7 +186,10 @@ describe("what a socket may not do", () => {
     socket.sendRaw("this is not json");
     expect((await socket.next("socket-error")).data.code).toBe("VALIDATION");
     socket.send("fly-to-the-moon", {}, "u1");
-    expect((await socket.next("socket-error")).data).toMatchObject({ code: "UNKNOWN_EVENT", ref: "u1" });
+    expect((await socket.next("socket-error")).data).toMatchObject({
+      code: "UNKNOWN_EVENT",
+      ref: "u1",
+    });
     socket.send("send-message", { chatId: "nope", text: 42 }, "b1");
     const bad = await socket.next("socket-error");
     expect(bad.data).toMatchObject({ code: "VALIDATION", ref: "b1" });
@@ -189,9 +212,12 @@ describe("what a socket may not do", () => {
     const { a, chatId } = await pair();
     const socket = await server.socket(a.token);
     const burst = 60;
-    for (let i = 0; i < burst; i++) socket.send("send-message", { chatId, text: `m${i}`, clientId: `k${i}` }, `r${i}`);
+    for (let i = 0; i < burst; i++)
+      socket.send("send-message", { chatId, text: `m${i}`, clientId: `k${i}` }, `r${i}`);
     for (let i = 0; i < 200; i++) {
-      const answered = socket.frames.filter((f) => f.event === "message-sent" || f.event === "socket-error");
+      const answered = socket.frames.filter(
+        (f) => f.event === "message-sent" || f.event === "socket-error",
+      );
       if (answered.length === burst) break;
       await Bun.sleep(25);
     }
@@ -203,7 +229,9 @@ describe("what a socket may not do", () => {
     const history = await server.api(`/api/messages/chat/${chatId}?limit=100`, { token: a.token });
     expect(history.body.messages).toHaveLength(acked.length);
     const refused = new Set(limited.map((f) => f.data.ref));
-    const storedRefs = history.body.messages.map((m: { clientId: string }) => `r${m.clientId.slice(1)}`);
+    const storedRefs = history.body.messages.map(
+      (m: { clientId: string }) => `r${m.clientId.slice(1)}`,
+    );
     expect(storedRefs.some((r: string) => refused.has(r))).toBe(false);
     await socket.close();
   });
@@ -218,7 +246,8 @@ describe("read marks over the socket", () => {
       sa.send("send-message", { chatId, text: `m${i}` });
       await sa.next("message-sent", (d) => d.message.text === `m${i}`);
     }
-    const unread = async () => (await server.api("/api/chats", { token: b.token })).body.chats[0].unreadCount;
+    const unread = async () =>
+      (await server.api("/api/chats", { token: b.token })).body.chats[0].unreadCount;
     expect(await unread()).toBe(3);
     sb.send("mark-read", { chatId, seq: 2 });
     expect((await sa.next("chat-read")).data).toEqual({ chatId, userId: b.id, seq: 2 });

@@ -44,7 +44,13 @@ describe("the server process (index.ts)", () => {
     const cwd = await mkdtemp(join(tmpdir(), "server-"));
     const child = Bun.spawn(["bun", ENTRY], {
       cwd,
-      env: { ...process.env, PORT: "0", NODE_ENV: "development", LOG_LEVEL: "info", MONGODB_URI: "" },
+      env: {
+        ...process.env,
+        PORT: "0",
+        NODE_ENV: "development",
+        LOG_LEVEL: "info",
+        MONGODB_URI: "",
+      },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -65,7 +71,13 @@ describe("the server process (index.ts)", () => {
 
   test("a bad configuration stops the process with one line per problem", async () => {
     const child = Bun.spawn(["bun", ENTRY], {
-      env: { ...process.env, PORT: "http", NODE_ENV: "production", MONGODB_URI: "", JWT_SECRET: "" },
+      env: {
+        ...process.env,
+        PORT: "http",
+        NODE_ENV: "production",
+        MONGODB_URI: "",
+        JWT_SECRET: "",
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -11,7 +11,10 @@ export interface Database {
 }
 
 /** Wraps an open Mongoose connection; the caller owns whatever server is behind it. */
-export function databaseFrom(connection: mongoose.Connection, onClose?: () => Promise<void>): Database {
+export function databaseFrom(
+  connection: mongoose.Connection,
+  onClose?: () => Promise<void>,
+): Database {
   return {
     connection,
     async ping(timeoutMs = 2000) {
@@ -51,7 +54,11 @@ export async function connect(uri: string, dbName?: string): Promise<mongoose.Co
  * Opens the configured MongoDB, or starts the embedded store in-process when none is configured.
  * The embedded store keeps its data under `.data/` so a developer's data survives a restart.
  */
-export async function openDatabase(config: Config, log: Logger, dataDir = ".data"): Promise<Database> {
+export async function openDatabase(
+  config: Config,
+  log: Logger,
+  dataDir = ".data",
+): Promise<Database> {
   if (config.mongodbUri) {
     const connection = await connect(config.mongodbUri);
     log.info({ database: "mongodb", name: connection.name }, "connected to MongoDB");
@@ -59,6 +66,9 @@ export async function openDatabase(config: Config, log: Logger, dataDir = ".data
   }
   const store: EmbeddedStore = await startEmbeddedStore({ dir: dataDir });
   const connection = await connect(store.uri, "app");
-  log.info({ database: "embedded", uri: store.uri, dir: dataDir }, "connected to the embedded store");
+  log.info(
+    { database: "embedded", uri: store.uri, dir: dataDir },
+    "connected to the embedded store",
+  );
   return databaseFrom(connection, () => store.stop());
 }

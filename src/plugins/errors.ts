@@ -39,32 +39,31 @@ function fromDriver(error: unknown): AppError | undefined {
  * nothing internal (stack, driver message, secret) ever reaches the client.
  */
 export function errorHandler(log: Logger) {
-  return new Elysia({ name: "error-handler" })
-    .onError({ as: "global" }, ({ code, error, set }) => {
-      let appError: AppError;
-      if (error instanceof AppError) {
-        appError = error;
-      } else if (error instanceof ElysiaValidationError) {
-        const where = error.type === "body" ? "request body" : error.type;
-        appError = new ValidationError(`The ${where} is invalid`, fieldErrors(error));
-      } else if (code === "PARSE" && error.cause instanceof AppError) {
-        appError = error.cause;
-      } else if (code === "PARSE") {
-        appError = new ValidationError("The request body is not valid JSON");
-      } else if (code === "NOT_FOUND") {
-        appError = new AppError(404, "NOT_FOUND", "Route not found");
+  return new Elysia({ name: "error-handler" }).onError({ as: "global" }, ({ code, error, set }) => {
+    let appError: AppError;
+    if (error instanceof AppError) {
+      appError = error;
+    } else if (error instanceof ElysiaValidationError) {
+      const where = error.type === "body" ? "request body" : error.type;
+      appError = new ValidationError(`The ${where} is invalid`, fieldErrors(error));
+    } else if (code === "PARSE" && error.cause instanceof AppError) {
+      appError = error.cause;
+    } else if (code === "PARSE") {
+      appError = new ValidationError("The request body is not valid JSON");
+    } else if (code === "NOT_FOUND") {
+      appError = new AppError(404, "NOT_FOUND", "Route not found");
+    } else {
+      const mapped = fromDriver(error);
+      if (mapped) {
+        appError = mapped;
       } else {
-        const mapped = fromDriver(error);
-        if (mapped) {
-          appError = mapped;
-        } else {
-          const err = error as { name?: string; message?: string };
-          log.error({ err: { name: err.name, message: err.message } }, "unhandled error");
-          appError = new AppError(500, "INTERNAL", "Something went wrong on our side");
-        }
+        const err = error as { name?: string; message?: string };
+        log.error({ err: { name: err.name, message: err.message } }, "unhandled error");
+        appError = new AppError(500, "INTERNAL", "Something went wrong on our side");
       }
-      set.status = appError.status;
-      Object.assign(set.headers, appError.headers);
-      return appError.toBody();
-    });
+    }
+    set.status = appError.status;
+    Object.assign(set.headers, appError.headers);
+    return appError.toBody();
+  });
 }

@@ -30,7 +30,8 @@ export class Hub {
   /** To the sockets that joined the chat, for each of `recipientIds` (typically all but the sender). */
   toChat(chatId: string, recipientIds: Iterable<string>, event: string, data: unknown): void {
     const frame = encodeFrame(event, data);
-    for (const userId of new Set(recipientIds)) this.broker.publish(topics.chat(chatId, userId), frame);
+    for (const userId of new Set(recipientIds))
+      this.broker.publish(topics.chat(chatId, userId), frame);
   }
 
   /** To the sockets that joined the session, for each of `recipientIds`. */

@@ -30,7 +30,10 @@ export class MemoryRateLimiter implements RateLimiter {
   async take(key: string, rule: RateRule): Promise<boolean> {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: rule.burst, at: now };
-    bucket.tokens = Math.min(rule.burst, bucket.tokens + ((now - bucket.at) / 1000) * rule.perSecond);
+    bucket.tokens = Math.min(
+      rule.burst,
+      bucket.tokens + ((now - bucket.at) / 1000) * rule.perSecond,
+    );
     bucket.at = now;
     this.buckets.set(key, bucket);
     if (bucket.tokens < 1) return false;

@@ -24,7 +24,11 @@ export interface TestApp {
  * environment would be.
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: process.env.LOG_LEVEL ?? "silent", ...env });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
+    ...env,
+  });
   const log = createLogger(config.logLevel);
   const mongo = await testMongo();
   const connection = await connect(mongo.uri, mongo.dbName);

@@ -9,7 +9,7 @@ export interface RequestOptions {
   method?: string;
   body?: unknown;
   /** Sent verbatim (for malformed JSON and the like) instead of JSON-encoding `body`. */
-  rawBody?: BodyInit;
+  rawBody?: RequestInit["body"];
   token?: string;
   headers?: Record<string, string>;
 }
@@ -20,11 +20,12 @@ export function apiClient(baseUrl: string): Api {
   return async (path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
-    let body: BodyInit | undefined = options.rawBody;
+    let body: RequestInit["body"] | undefined = options.rawBody;
     if (body === undefined && options.body !== undefined) {
       body = JSON.stringify(options.body);
     }
-    if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
+    if (body !== undefined && !headers["content-type"])
+      headers["content-type"] = "application/json";
     const response = await fetch(new URL(path, baseUrl), {
       method: options.method ?? (body === undefined ? "GET" : "POST"),
       headers,

@@ -16,7 +16,8 @@ export async function registerUser(api: Api, name = `User ${++counter}`): Promis
     method: "POST",
     body: { name, email, password: "correct horse battery" },
   });
-  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.user._id, name, email, token: res.body.token };
 }
 

@@ -18,15 +18,15 @@ export interface TestSocket {
   close(code?: number): Promise<void>;
 }
 
-export type OpenResult =
-  | { ok: true; socket: TestSocket }
-  | { ok: false; status: number | undefined };
-
 export function openSocket(url: string): Promise<TestSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
     const frames: Frame[] = [];
-    const waiters: { event: string; match: (data: any) => boolean; resolve: (f: Frame) => void; seen: number }[] = [];
+    const waiters: {
+      event: string;
+      match: (data: any) => boolean;
+      resolve: (f: Frame) => void;
+    }[] = [];
     let closeCode: number | undefined;
     const closeWaiters: ((code: number) => void)[] = [];
     // Frames a waiter already consumed are not handed to the next waiter for the same event.
@@ -73,7 +73,6 @@ export function openSocket(url: string): Promise<TestSocket> {
           const waiter = {
             event,
             match,
-            seen: frames.length,
             resolve: (f: Frame) => {
               clearTimeout(timer);
               resolveFrame(f);
@@ -81,7 +80,11 @@ export function openSocket(url: string): Promise<TestSocket> {
           };
           const timer = setTimeout(() => {
             waiters.splice(waiters.indexOf(waiter), 1);
-            rejectFrame(new Error(`no "${event}" frame within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => f.event))}`));
+            rejectFrame(
+              new Error(
+                `no "${event}" frame within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => f.event))}`,
+              ),
+            );
           }, timeoutMs);
           waiters.push(waiter);
         });

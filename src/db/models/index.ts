@@ -1,4 +1,6 @@
 import type mongoose from "mongoose";
+import { chatModel } from "./chat.ts";
+import { messageModel } from "./message.ts";
 import { userModel } from "./user.ts";
 
 /**
@@ -8,6 +10,8 @@ import { userModel } from "./user.ts";
 export function createModels(connection: mongoose.Connection) {
   return {
     User: userModel(connection),
+    Chat: chatModel(connection),
+    Message: messageModel(connection),
   };
 }
 

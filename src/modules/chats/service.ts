@@ -97,6 +97,8 @@ export class ChatService {
     const result = await this.models.Chat.updateOne(
       { _id: chatId, participants: userId },
       { $max: { [`lastRead.${userId}`]: mark } },
+      // Without this, the updatedAt bump would make every mark look like a change.
+      { timestamps: false },
     );
     if (result.modifiedCount === 0) return;
     const others = chat.participants.map(String).filter((id) => id !== userId);

@@ -27,7 +27,11 @@ export function messageJson(message: PopulatedMessage): MessageJson {
     chat: String(message.chat),
     // A sender whose account was deleted still leaves their messages readable.
     sender: message.sender
-      ? { _id: String(message.sender._id), name: message.sender.name, avatar: message.sender.avatar ?? "" }
+      ? {
+          _id: String(message.sender._id),
+          name: message.sender.name,
+          avatar: message.sender.avatar ?? "",
+        }
       : { _id: "", name: "Deleted user", avatar: "" },
     text: message.text,
     seq: message.seq,

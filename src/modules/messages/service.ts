@@ -84,12 +84,19 @@ export class MessageService {
     return outcome;
   }
 
-  async history(userId: string, chatId: string, query: HistoryQuery): Promise<{ messages: MessageJson[]; hasMore: boolean }> {
+  async history(
+    userId: string,
+    chatId: string,
+    query: HistoryQuery,
+  ): Promise<{ messages: MessageJson[]; hasMore: boolean }> {
     await this.chats.membership(chatId, userId);
     const seq: Record<string, number> = {};
     if (query.after !== undefined) seq.$gt = query.after;
     if (query.before !== undefined) seq.$lt = query.before;
-    const filter = { chat: new Types.ObjectId(chatId), ...(Object.keys(seq).length ? { seq } : {}) };
+    const filter = {
+      chat: new Types.ObjectId(chatId),
+      ...(Object.keys(seq).length ? { seq } : {}),
+    };
     // `after` alone reads forward from a point (catching up); otherwise read back from the newest.
     const forward = query.after !== undefined && query.before === undefined;
     const page = (await this.models.Message.find(filter)
@@ -123,7 +130,11 @@ export class MessageService {
         const message = messageJson({
           _id: doc._id,
           chat,
-          sender: { _id: new Types.ObjectId(input.sender.id), name: input.sender.name, avatar: input.sender.avatar },
+          sender: {
+            _id: new Types.ObjectId(input.sender.id),
+            name: input.sender.name,
+            avatar: input.sender.avatar,
+          },
           text: doc.text,
           seq,
           clientId: doc.clientId,
@@ -145,7 +156,10 @@ export class MessageService {
     throw new ConflictError("The chat is too busy right now; try again", "CONFLICT");
   }
 
-  private async findByClientId(senderId: string, clientId: string): Promise<PopulatedMessage | null> {
+  private async findByClientId(
+    senderId: string,
+    clientId: string,
+  ): Promise<PopulatedMessage | null> {
     return (await this.models.Message.findOne({ sender: senderId, clientId })
       .populate("sender", "name avatar")
       .lean()) as unknown as PopulatedMessage | null;
@@ -153,7 +167,10 @@ export class MessageService {
 
   private resent(earlier: PopulatedMessage, chatId: string): SendResult {
     if (String(earlier.chat) !== chatId) {
-      throw new ConflictError("This clientId was already used for another chat", "CLIENT_ID_REUSED");
+      throw new ConflictError(
+        "This clientId was already used for another chat",
+        "CLIENT_ID_REUSED",
+      );
     }
     return { message: messageJson(earlier), created: false };
   }

@@ -11,7 +11,11 @@ export const clientEvents = {
     t.Object({ chatId: ObjectIdString, after: t.Optional(t.Integer({ minimum: 0 })) }),
   ]),
   "leave-chat": ObjectIdString,
-  "send-message": t.Object({ chatId: ObjectIdString, text: t.String({ maxLength: 10_000 }), clientId: t.Optional(ClientId) }),
+  "send-message": t.Object({
+    chatId: ObjectIdString,
+    text: t.String({ maxLength: 10_000 }),
+    clientId: t.Optional(ClientId),
+  }),
   typing: t.Object({ chatId: ObjectIdString, isTyping: t.Boolean() }),
   "mark-read": t.Object({ chatId: ObjectIdString, seq: t.Integer({ minimum: 0 }) }),
   ping: t.Optional(t.Unknown()),

@@ -78,7 +78,10 @@ export class RealtimeGateway {
     this.sockets.set(connection, state);
     connection.subscribe(topics.user(user.id));
     const { presence, chats, hub } = this.deps;
-    const [becameOnline, contacts] = await Promise.all([presence.connect(user.id), chats.contactsOf(user.id)]);
+    const [becameOnline, contacts] = await Promise.all([
+      presence.connect(user.id),
+      chats.contactsOf(user.id),
+    ]);
     if (becameOnline) hub.toUsers(contacts, "user-online", { userId: user.id });
     this.send(state, "online-users", { userIds: await presence.online(contacts) });
   }
@@ -99,7 +102,9 @@ export class RealtimeGateway {
     if (!state) return Promise.resolve();
     state.queue = state.queue
       .then(() => this.handle(state, raw))
-      .catch((error: Error) => this.deps.log.error({ err: { message: error.message } }, "frame failed"));
+      .catch((error: Error) =>
+        this.deps.log.error({ err: { message: error.message } }, "frame failed"),
+      );
     return state.queue;
   }
 
@@ -109,7 +114,8 @@ export class RealtimeGateway {
       connection.close(1009, "Frame too large");
       return;
     }
-    const ref = typeof raw === "object" && raw !== null ? (raw as { ref?: unknown }).ref : undefined;
+    const ref =
+      typeof raw === "object" && raw !== null ? (raw as { ref?: unknown }).ref : undefined;
     try {
       await this.dispatch(state, parseFrame(raw));
     } catch (error) {
@@ -130,7 +136,8 @@ export class RealtimeGateway {
     const { user } = state;
     switch (frame.event) {
       case "join-chat": {
-        const { chatId, after } = typeof frame.data === "string" ? { chatId: frame.data, after: undefined } : frame.data;
+        const { chatId, after } =
+          typeof frame.data === "string" ? { chatId: frame.data, after: undefined } : frame.data;
         await this.member(state, chatId);
         state.connection.subscribe(topics.chat(chatId, user.id));
         this.send(state, "chat-joined", { chatId }, frame.ref);
@@ -144,7 +151,13 @@ export class RealtimeGateway {
         const { chatId, text, clientId } = frame.data;
         const membership = await this.member(state, chatId);
         await this.limit(`send:${user.id}`, RATE_RULES.sendMessage);
-        const { message } = await this.deps.messages.send({ chatId, sender: user, text, clientId, membership });
+        const { message } = await this.deps.messages.send({
+          chatId,
+          sender: user,
+          text,
+          clientId,
+          membership,
+        });
         this.send(state, "message-sent", { clientId: clientId ?? null, message }, frame.ref);
         return;
       }
@@ -174,7 +187,10 @@ export class RealtimeGateway {
     return membership;
   }
 
-  private async limit(key: string, rule: (typeof RATE_RULES)[keyof typeof RATE_RULES]): Promise<void> {
+  private async limit(
+    key: string,
+    rule: (typeof RATE_RULES)[keyof typeof RATE_RULES],
+  ): Promise<void> {
     if (!(await this.deps.limiter.take(key, rule))) {
       throw new AppError(429, "RATE_LIMITED", "Too many events; slow down");
     }
@@ -184,7 +200,10 @@ export class RealtimeGateway {
   private async replay(state: SocketState, chatId: string, after: number): Promise<void> {
     let cursor = after;
     for (;;) {
-      const page = await this.deps.messages.history(state.user.id, chatId, { after: cursor, limit: REPLAY_PAGE });
+      const page = await this.deps.messages.history(state.user.id, chatId, {
+        after: cursor,
+        limit: REPLAY_PAGE,
+      });
       for (const message of page.messages) this.send(state, "new-message", message);
       const last = page.messages.at(-1);
       if (!page.hasMore || !last) return;
@@ -193,7 +212,8 @@ export class RealtimeGateway {
   }
 
   private send(state: SocketState, event: string, data: unknown, ref?: string): void {
-    const frame = ref === undefined ? encodeFrame(event, data) : JSON.stringify({ event, data, ref });
+    const frame =
+      ref === undefined ? encodeFrame(event, data) : JSON.stringify({ event, data, ref });
     state.connection.send(frame);
   }
 
@@ -233,11 +253,17 @@ function frameSize(raw: unknown): number {
 
 function parseFrame(raw: unknown): ClientFrame {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
-    throw new FrameError("VALIDATION", 'A frame must be a JSON object: { "event", "data", "ref"? }');
+    throw new FrameError(
+      "VALIDATION",
+      'A frame must be a JSON object: { "event", "data", "ref"? }',
+    );
   }
   const { event } = raw as { event?: unknown };
   if (!isClientEvent(event)) {
-    throw new FrameError("UNKNOWN_EVENT", `Unknown event: ${JSON.stringify(event ?? null).slice(0, 60)}`);
+    throw new FrameError(
+      "UNKNOWN_EVENT",
+      `Unknown event: ${JSON.stringify(event ?? null).slice(0, 60)}`,
+    );
   }
   if (validFrame.Check(raw)) return raw;
   const data = (raw as { data?: unknown }).data;
@@ -245,5 +271,9 @@ function parseFrame(raw: unknown): ClientFrame {
     path: `data${e.path.replaceAll("/", ".")}`,
     message: e.message,
   }));
-  throw new FrameError("VALIDATION", `The data of "${event}" is invalid`, errors.length ? errors : undefined);
+  throw new FrameError(
+    "VALIDATION",
+    `The data of "${event}" is invalid`,
+    errors.length ? errors : undefined,
+  );
 }

@@ -1,0 +1,40 @@
+import { Elysia, t } from "elysia";
+import type { AuthPlugin } from "../../plugins/auth.ts";
+import { Chat, ChatIdParams, ParticipantParams, ReadBody } from "./model.ts";
+import type { ChatService } from "./service.ts";
+
+export function chatsModule({ auth, chats }: { auth: AuthPlugin; chats: ChatService }) {
+  return new Elysia({ name: "chats", prefix: "/api/chats", detail: { tags: ["chats"] } })
+    .use(auth)
+    .get("/", async ({ user }) => ({ chats: await chats.listFor(user.id) }), {
+      auth: true,
+      response: t.Object({ chats: t.Array(Chat) }),
+      detail: { summary: "The caller's chats, most recent activity first" },
+    })
+    .post(
+      "/with/:participantId",
+      async ({ user, params, set }) => {
+        const { chat, created } = await chats.openWith(user.id, params.participantId);
+        set.status = created ? 201 : 200;
+        return { chat };
+      },
+      {
+        auth: true,
+        params: ParticipantParams,
+        detail: { summary: "Open the one chat with a user: 201 when created, 200 when it existed" },
+      },
+    )
+    .post(
+      "/:chatId/read",
+      async ({ user, params, body, set }) => {
+        await chats.markRead(user.id, params.chatId, body.seq);
+        set.status = 204;
+      },
+      {
+        auth: true,
+        params: ChatIdParams,
+        body: ReadBody,
+        detail: { summary: "Move the caller's read mark forward (never back)" },
+      },
+    );
+}
