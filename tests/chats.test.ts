@@ -102,6 +102,11 @@ describe("messages over REST", () => {
     });
     expect(older.body.messages.map((m: { seq: number }) => m.seq)).toEqual([2, 3]);
     expect(older.body.hasMore).toBe(true);
+    const tooMany = await server.api(`/api/messages/chat/${chatId}?limit=101`, {
+      token: carol.token,
+    });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.errors[0].path).toBe("limit");
     const missed = await server.api(`/api/messages/chat/${chatId}?after=2&limit=2`, {
       token: carol.token,
     });

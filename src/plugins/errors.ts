@@ -8,18 +8,35 @@ interface ElysiaValueError {
   summary?: string;
 }
 
-function fieldErrors(error: ElysiaValidationError): FieldError[] {
+/**
+ * Elysia checks numeric query and path values one at a time (type "property") and forgets which
+ * key it was looking at; the key is recovered by finding the parameter that holds the bad value.
+ */
+function propertyName(error: ElysiaValidationError, request: Request): string {
+  const found = String(error.value);
+  for (const [key, value] of new URL(request.url).searchParams) if (value === found) return key;
+  return "query";
+}
+
+function fieldErrors(error: ElysiaValidationError, request: Request): FieldError[] {
   const all = (error.all ?? []) as ElysiaValueError[];
   const seen = new Set<string>();
   const errors: FieldError[] = [];
+  const fallback = error.type === "property" ? propertyName(error, request) : error.type;
   for (const e of all) {
-    const path = (e.path ?? "").replace(/^\//, "").replaceAll("/", ".") || error.type;
+    const path = (e.path ?? "").replace(/^\//, "").replaceAll("/", ".") || fallback;
     if (seen.has(path)) continue;
     seen.add(path);
     errors.push({ path, message: e.summary ?? e.message ?? "is invalid" });
   }
   return errors;
 }
+
+const WHERE: Record<string, string> = {
+  body: "request body",
+  property: "request",
+  params: "path",
+};
 
 /** Maps whatever a driver throws into the contract's error, without leaking the driver's words. */
 function fromDriver(error: unknown): AppError | undefined {
@@ -39,31 +56,34 @@ function fromDriver(error: unknown): AppError | undefined {
  * nothing internal (stack, driver message, secret) ever reaches the client.
  */
 export function errorHandler(log: Logger) {
-  return new Elysia({ name: "error-handler" }).onError({ as: "global" }, ({ code, error, set }) => {
-    let appError: AppError;
-    if (error instanceof AppError) {
-      appError = error;
-    } else if (error instanceof ElysiaValidationError) {
-      const where = error.type === "body" ? "request body" : error.type;
-      appError = new ValidationError(`The ${where} is invalid`, fieldErrors(error));
-    } else if (code === "PARSE" && error.cause instanceof AppError) {
-      appError = error.cause;
-    } else if (code === "PARSE") {
-      appError = new ValidationError("The request body is not valid JSON");
-    } else if (code === "NOT_FOUND") {
-      appError = new AppError(404, "NOT_FOUND", "Route not found");
-    } else {
-      const mapped = fromDriver(error);
-      if (mapped) {
-        appError = mapped;
+  return new Elysia({ name: "error-handler" }).onError(
+    { as: "global" },
+    ({ code, error, set, request }) => {
+      let appError: AppError;
+      if (error instanceof AppError) {
+        appError = error;
+      } else if (error instanceof ElysiaValidationError) {
+        const where = WHERE[error.type] ?? error.type;
+        appError = new ValidationError(`The ${where} is invalid`, fieldErrors(error, request));
+      } else if (code === "PARSE" && error.cause instanceof AppError) {
+        appError = error.cause;
+      } else if (code === "PARSE") {
+        appError = new ValidationError("The request body is not valid JSON");
+      } else if (code === "NOT_FOUND") {
+        appError = new AppError(404, "NOT_FOUND", "Route not found");
       } else {
-        const err = error as { name?: string; message?: string };
-        log.error({ err: { name: err.name, message: err.message } }, "unhandled error");
-        appError = new AppError(500, "INTERNAL", "Something went wrong on our side");
+        const mapped = fromDriver(error);
+        if (mapped) {
+          appError = mapped;
+        } else {
+          const err = error as { name?: string; message?: string };
+          log.error({ err: { name: err.name, message: err.message } }, "unhandled error");
+          appError = new AppError(500, "INTERNAL", "Something went wrong on our side");
+        }
       }
-    }
-    set.status = appError.status;
-    Object.assign(set.headers, appError.headers);
-    return appError.toBody();
-  });
+      set.status = appError.status;
+      Object.assign(set.headers, appError.headers);
+      return appError.toBody();
+    },
+  );
 }

@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
-import { Chat, ChatIdParams, ParticipantParams, ReadBody } from "./model.ts";
+import { ChatIdParams } from "../common/model.ts";
+import { Chat, ParticipantParams, ReadBody } from "./model.ts";
 import type { ChatService } from "./service.ts";
 
 export function chatsModule({ auth, chats }: { auth: AuthPlugin; chats: ChatService }) {

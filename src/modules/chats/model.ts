@@ -15,5 +15,4 @@ export const Chat = t.Object({
 });
 
 export const ParticipantParams = t.Object({ participantId: ObjectIdString });
-export const ChatIdParams = t.Object({ chatId: ObjectIdString });
 export const ReadBody = t.Object({ seq: t.Integer({ minimum: 0 }) });

@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
-import { ChatIdParams, HistoryQuery, Message, SendBody } from "./model.ts";
+import { ChatIdParams } from "../common/model.ts";
+import { HistoryQuery, Message, SendBody } from "./model.ts";
 import type { MessageService } from "./service.ts";
 
 export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages: MessageService }) {

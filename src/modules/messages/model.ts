@@ -1,11 +1,5 @@
 import { t } from "elysia";
-import { ObjectIdString } from "../common/model.ts";
 
-export const MessageText = t.String({
-  minLength: 1,
-  maxLength: 4000,
-  error: "text must be 1 to 4000 characters once trimmed",
-});
 /** The sender's own id for a message, so a resend never makes a second one. */
 export const ClientId = t.String({ minLength: 1, maxLength: 100 });
 
@@ -19,8 +13,6 @@ export const Message = t.Object({
   createdAt: t.String({ format: "date-time" }),
 });
 
-export const ChatIdParams = t.Object({ chatId: ObjectIdString });
-
 export const HistoryQuery = t.Object({
   before: t.Optional(t.Integer({ minimum: 1 })),
   after: t.Optional(t.Integer({ minimum: 0 })),
@@ -28,6 +20,7 @@ export const HistoryQuery = t.Object({
 });
 
 export const SendBody = t.Object({
-  text: t.String(),
+  // Trimmed, then held to 1–4000 characters by the service, which REST and WebSocket share.
+  text: t.String({ maxLength: 10_000 }),
   clientId: t.Optional(ClientId),
 });

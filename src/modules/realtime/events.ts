@@ -1,6 +1,6 @@
 import { type Static, t } from "elysia";
 import { ObjectIdString } from "../common/model.ts";
-import { ClientId } from "../messages/model.ts";
+import { SendBody } from "../messages/model.ts";
 
 const Ref = t.Optional(t.String({ maxLength: 100 }));
 
@@ -11,11 +11,7 @@ export const clientEvents = {
     t.Object({ chatId: ObjectIdString, after: t.Optional(t.Integer({ minimum: 0 })) }),
   ]),
   "leave-chat": ObjectIdString,
-  "send-message": t.Object({
-    chatId: ObjectIdString,
-    text: t.String({ maxLength: 10_000 }),
-    clientId: t.Optional(ClientId),
-  }),
+  "send-message": t.Object({ chatId: ObjectIdString, ...SendBody.properties }),
   typing: t.Object({ chatId: ObjectIdString, isTyping: t.Boolean() }),
   "mark-read": t.Object({ chatId: ObjectIdString, seq: t.Integer({ minimum: 0 }) }),
   ping: t.Optional(t.Unknown()),

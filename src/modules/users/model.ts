@@ -1,4 +1,5 @@
 import { type Static, t } from "elysia";
+import { ObjectIdString } from "../common/model.ts";
 
 /** The contract's User, as every module sends it. Never carries a password hash. */
 export const PublicUser = t.Object(
@@ -14,12 +15,6 @@ export const PublicUser = t.Object(
   { title: "User" },
 );
 export type PublicUser = Static<typeof PublicUser>;
-
-/** A 24-hex-digit MongoDB ObjectId, validated before it reaches the database. */
-export const ObjectIdString = t.String({
-  pattern: "^[0-9a-fA-F]{24}$",
-  description: "An ObjectId",
-});
 
 export const UserIdParams = t.Object({ id: ObjectIdString });
 
