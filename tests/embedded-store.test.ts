@@ -193,6 +193,23 @@ describe("CRUD through the driver", () => {
     expect(immutable.code).toBe(66);
   });
 
+  test("findOneAndUpdate returns the new document even when the update un-matches the filter", async () => {
+    const seats = db.collection("fam_projection");
+    const { insertedId } = await seats.insertOne({ status: "open", taker: null, note: "x" });
+    const taken = await seats.findOneAndUpdate(
+      { _id: insertedId, status: "open", taker: null },
+      { $set: { status: "taken", taker: "bob" } },
+      { returnDocument: "after", projection: { status: 1, taker: 1 } },
+    );
+    expect(taken).toEqual({ _id: insertedId, status: "taken", taker: "bob" });
+    const before = await seats.findOneAndUpdate(
+      { _id: insertedId, status: "taken" },
+      { $set: { status: "closed" } },
+      { returnDocument: "before", projection: { status: 1 } },
+    );
+    expect(before).toEqual({ _id: insertedId, status: "taken" });
+  });
+
   test("sort, skip, limit and projection", async () => {
     const rows = db.collection("crud_sorting");
     await rows.insertMany(

@@ -141,7 +141,10 @@ export const findAndModify: CommandHandler = (command, context: CommandContext) 
   const current = findDocs(collection, filter, { sort, limit: 1 })[0];
   const shape = (doc: Doc | undefined): Doc | null => {
     if (!doc) return null;
-    const [projected] = fields ? project([doc], filter, fields) : [doc];
+    if (!fields) return toWire(doc);
+    // The filter only matters to positional projections; an updated document may no longer
+    // match it, and must still come back.
+    const projected = project([doc], filter, fields)[0] ?? project([doc], {}, fields)[0];
     return projected ? toWire(projected) : null;
   };
 
