@@ -74,6 +74,9 @@ describe("opening a chat", () => {
     expect(malformed.body.code).toBe("VALIDATION");
     const anonymous = await server.api(`/api/chats/with/${bob.id}`, { method: "POST" });
     expect(anonymous.status).toBe(401);
+    // Who is asking comes before what they asked: no token and a bad id is still a 401.
+    const anonymousMalformed = await server.api("/api/chats/with/nope", { method: "POST" });
+    expect(anonymousMalformed.status).toBe(401);
   });
 });
 

@@ -146,15 +146,25 @@ export class Authenticator {
 
 /**
  * The one auth plugin. Routes opt in with `{ auth: true }` and get `user` in their context;
- * a missing or bad token is a 401 before the handler runs.
+ * a missing or bad token is a 401 before the handler runs. The token is checked in `transform`,
+ * which runs before schema validation, so an anonymous request with a bad body is told 401 (who
+ * are you?) rather than 400; `resolve` then hands over the user (checking the token itself where
+ * no transform ran, as on a WebSocket upgrade).
  */
 export function authPlugin(authenticator: Authenticator) {
+  const callers = new WeakMap<Request, AuthUser>();
+  const authenticate = (request: Request) => {
+    const token = tokenFromRequest(request);
+    if (!token) throw new UnauthorizedError("Authentication required");
+    return authenticator.authenticate(token);
+  };
   return new Elysia({ name: "auth" }).macro({
     auth: {
+      async transform({ request }) {
+        callers.set(request, await authenticate(request));
+      },
       async resolve({ request }) {
-        const token = tokenFromRequest(request);
-        if (!token) throw new UnauthorizedError("Authentication required");
-        return { user: await authenticator.authenticate(token) };
+        return { user: callers.get(request) ?? (await authenticate(request)) };
       },
     },
   });
