@@ -16,6 +16,9 @@ import { messagesModule } from "./modules/messages/index.ts";
 import { MessageService } from "./modules/messages/service.ts";
 import { RealtimeGateway } from "./modules/realtime/gateway.ts";
 import { realtimeModule } from "./modules/realtime/index.ts";
+import { sessionsModule } from "./modules/sessions/index.ts";
+import { SessionService } from "./modules/sessions/service.ts";
+import { StreamCleanup } from "./modules/sessions/stream-cleanup.ts";
 import { streamModule } from "./modules/stream/index.ts";
 import { StreamService } from "./modules/stream/service.ts";
 import { usersModule } from "./modules/users/index.ts";
@@ -27,17 +30,20 @@ import { BACKSTOP_BODY_BYTES, bodyLimit } from "./plugins/body-limit.ts";
 import { errorHandler } from "./plugins/errors.ts";
 import { type Logger, requestLogger } from "./plugins/logger.ts";
 import { securityHeaders } from "./plugins/security.ts";
-import { createRealtime } from "./realtime/index.ts";
+import { createRealtime, type RealtimeOptions } from "./realtime/index.ts";
+import { scaledRateRules } from "./realtime/rate-limit.ts";
 
 export interface AppDeps {
   config: Config;
   db: Database;
   log: Logger;
   clock?: Clock;
+  /** Redis namespace and presence timing; tests shorten them. */
+  realtime?: RealtimeOptions;
 }
 
 /** Builds the whole app from its dependencies without listening: tests start as many as they like. */
-export function createApp({ config, db, log, clock = systemClock }: AppDeps) {
+export function createApp({ config, db, log, clock = systemClock, realtime: tuning }: AppDeps) {
   const models = createModels(db.connection);
   const users = new UsersService(models.User);
   const tokens = new BuiltInTokens(config.jwtSecret, clock);
@@ -45,10 +51,15 @@ export function createApp({ config, db, log, clock = systemClock }: AppDeps) {
   const stream = StreamService.fromConfig(config.stream, log);
   const authenticator = new Authenticator({ tokens, clerk, users, log });
   const auth = authPlugin(authenticator);
-  const realtime = createRealtime(config);
+  const realtime = createRealtime(config, log, tuning);
   const chats = new ChatService(models, realtime.hub);
   const messages = new MessageService(models, realtime.hub, chats);
-  const gateway = new RealtimeGateway({ ...realtime, chats, messages, log });
+  const cleanup = stream
+    ? new StreamCleanup({ models, stream, clock, log, intervalMs: config.streamCleanupIntervalMs })
+    : null;
+  const sessions = new SessionService({ models, hub: realtime.hub, stream, cleanup, clock, log });
+  const rules = scaledRateRules(config.rateLimitMultiplier);
+  const gateway = new RealtimeGateway({ ...realtime, rules, chats, messages, sessions, log });
   return new Elysia({ serve: { maxRequestBodySize: BACKSTOP_BODY_BYTES } })
     .use(requestLogger(log))
     .use(securityHeaders(config.nodeEnv === "production"))
@@ -91,14 +102,17 @@ export function createApp({ config, db, log, clock = systemClock }: AppDeps) {
     )
     .use(chatsModule({ auth, chats }))
     .use(messagesModule({ auth, messages }))
+    .use(sessionsModule({ auth, sessions }))
     .use(realtimeModule({ auth, gateway }))
     .onStart(({ server }) => {
       if (server) realtime.attach(server);
+      cleanup?.start();
     })
     .onStop(async () => {
       // Clients reconnect elsewhere and resume with after=<seq>.
       gateway.closeAll(1001, "Server going away");
       await gateway.stop();
+      await cleanup?.stop();
       await realtime.close();
     });
 }

@@ -27,7 +27,9 @@ const EnvSchema = T.Object({
   STREAM_API_KEY: T.Optional(T.String({ minLength: 1 })),
   STREAM_API_SECRET: T.Optional(T.String({ minLength: 1 })),
   STREAM_BASE_URL: T.Optional(T.String({ pattern: "^https?://" })),
+  STREAM_CLEANUP_INTERVAL_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
   REDIS_URL: T.Optional(T.String({ pattern: "^rediss?://" })),
+  RATE_LIMIT_MULTIPLIER: T.Optional(T.String({ pattern: "^[0-9]+(\\.[0-9]+)?$" })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -56,7 +58,11 @@ export interface Config {
     webhookSigningSecret: string | undefined;
   };
   stream: { apiKey: string; apiSecret: string; baseUrl: string | undefined } | null;
+  /** How often Stream deletes that failed (a session's call and channel) are retried, at first. */
+  streamCleanupIntervalMs: number;
   redisUrl: string | undefined;
+  /** Scales every per-user socket rate limit (burst and rate); 1 is the contract's limits. */
+  rateLimitMultiplier: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +111,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     if (!valid.MONGODB_URI) problems.push("MONGODB_URI: required when NODE_ENV=production");
     if (!valid.JWT_SECRET) problems.push("JWT_SECRET: required when NODE_ENV=production");
   }
+  const rateLimitMultiplier = Number(valid.RATE_LIMIT_MULTIPLIER ?? 1);
+  if (!(rateLimitMultiplier > 0)) problems.push("RATE_LIMIT_MULTIPLIER: must be above 0");
+  const streamCleanupIntervalMs = Number(valid.STREAM_CLEANUP_INTERVAL_MS ?? 30_000);
+  if (streamCleanupIntervalMs < 10) {
+    problems.push("STREAM_CLEANUP_INTERVAL_MS: must be at least 10");
+  }
   if (Boolean(valid.STREAM_API_KEY) !== Boolean(valid.STREAM_API_SECRET)) {
     problems.push("STREAM_API_KEY and STREAM_API_SECRET: set both or neither");
   }
@@ -138,7 +150,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
             baseUrl: valid.STREAM_BASE_URL,
           }
         : null,
+    streamCleanupIntervalMs,
     redisUrl: valid.REDIS_URL,
+    rateLimitMultiplier,
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import { RATE_RULES, scaledRateRules } from "../src/realtime/rate-limit.ts";
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -22,6 +23,7 @@ describe("configuration", () => {
     expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
     expect(config.stream).toBeNull();
     expect(config.redisUrl).toBeUndefined();
+    expect(config.rateLimitMultiplier).toBe(1);
   });
 
   test("aliases used by earlier deployments are honoured", () => {
@@ -74,5 +76,19 @@ describe("configuration", () => {
 
   test("a port out of range is refused", () => {
     expect(problemsOf({ PORT: "70000" })).toEqual(["PORT: must be between 0 and 65535"]);
+  });
+
+  test("RATE_LIMIT_MULTIPLIER scales the socket rate limits and must be above 0", () => {
+    expect(loadConfig({ RATE_LIMIT_MULTIPLIER: "100" }).rateLimitMultiplier).toBe(100);
+    expect(loadConfig({ RATE_LIMIT_MULTIPLIER: "0.5" }).rateLimitMultiplier).toBe(0.5);
+    expect(problemsOf({ RATE_LIMIT_MULTIPLIER: "0" })).toEqual([
+      "RATE_LIMIT_MULTIPLIER: must be above 0",
+    ]);
+    expect(problemsOf({ RATE_LIMIT_MULTIPLIER: "lots" }).length).toBe(1);
+  });
+
+  test("scaled rate rules keep the contract's by default", () => {
+    expect(scaledRateRules(1)).toEqual(RATE_RULES);
+    expect(scaledRateRules(100).typing).toEqual({ burst: 2000, perSecond: 500 });
   });
 });

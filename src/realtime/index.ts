@@ -1,8 +1,14 @@
 import type { Config } from "../config.ts";
+import type { Logger } from "../plugins/logger.ts";
 import { type Broker, LocalBroker, type Publisher } from "./broker.ts";
 import { Hub } from "./hub.ts";
 import { MemoryPresence, type Presence } from "./presence.ts";
 import { MemoryRateLimiter, type RateLimiter } from "./rate-limit.ts";
+import { RedisBroker } from "./redis/broker.ts";
+import { RedisConnection } from "./redis/connection.ts";
+import { RedisPresence } from "./redis/presence.ts";
+import { RedisRateLimiter } from "./redis/rate-limit.ts";
+import { loadScripts } from "./redis/script.ts";
 
 /** The realtime backbone: one broker, the hub over it, presence and rate limits. */
 export interface Realtime {
@@ -15,8 +21,25 @@ export interface Realtime {
   close(): Promise<void>;
 }
 
-/** Single-instance implementations; the Redis ones take over when `REDIS_URL` is set. */
-export function createRealtime(_config: Config): Realtime {
+/** Tuning for the Redis implementations; the defaults are for production. */
+export interface RealtimeOptions {
+  /** Prefix of every Redis key and of the fan-out channel; instances of one deployment share it. */
+  namespace?: string;
+  /** This instance's name in Redis; random by default. */
+  instanceId?: string;
+  /** How often an instance heartbeats and sweeps dead ones. */
+  heartbeatMs?: number;
+  /** How long a silent instance's sockets still count as online. */
+  expiryMs?: number;
+}
+
+/** Single-instance implementations, or the Redis ones when `REDIS_URL` is set. */
+export function createRealtime(
+  config: Config,
+  log: Logger,
+  options: RealtimeOptions = {},
+): Realtime {
+  if (config.redisUrl) return redisRealtime(config.redisUrl, log, options);
   const broker = new LocalBroker();
   const presence = new MemoryPresence();
   const limiter = new MemoryRateLimiter();
@@ -28,6 +51,40 @@ export function createRealtime(_config: Config): Realtime {
     attach: (server) => broker.attach(server),
     async close() {
       await Promise.all([broker.close(), presence.close(), limiter.close()]);
+    },
+  };
+}
+
+/**
+ * Two connections per instance: this one for commands (publish, presence, rate limits), and the
+ * broker's own for its single subscription.
+ */
+function redisRealtime(url: string, log: Logger, options: RealtimeOptions): Realtime {
+  const namespace = options.namespace ?? "rt";
+  const instanceId = options.instanceId ?? crypto.randomUUID();
+  const commands = new RedisConnection({ url, role: "commands", log, setup: loadScripts });
+  const broker = new RedisBroker(url, commands, `${namespace}:fanout`, log);
+  const presence = new RedisPresence(commands, {
+    namespace,
+    instanceId,
+    heartbeatMs: options.heartbeatMs ?? 3000,
+    expiryMs: options.expiryMs ?? 10_000,
+    log,
+  });
+  const limiter = new RedisRateLimiter(commands, namespace);
+  log.info({ instanceId }, "realtime: scaling out through redis");
+  commands.start();
+  return {
+    broker,
+    hub: new Hub(broker),
+    presence,
+    limiter,
+    attach: (server) => broker.attach(server),
+    async close() {
+      // Presence first: leaving announces this instance's users, which needs the broker.
+      await presence.close();
+      await Promise.all([broker.close(), limiter.close()]);
+      await commands.close();
     },
   };
 }

@@ -9,7 +9,17 @@ export interface Presence {
   disconnect(userId: string): Promise<boolean>;
   /** The subset of `userIds` that is online. */
   online(userIds: string[]): Promise<string[]>;
+  /**
+   * Changes this instance's own connect/disconnect calls did not report: users of another instance
+   * that died, or corrections once a lost store is back. Whoever listens announces them.
+   */
+  onChange(listener: (change: PresenceChange) => void | Promise<void>): void;
   close(): Promise<void>;
+}
+
+export interface PresenceChange {
+  userIds: string[];
+  online: boolean;
 }
 
 export class MemoryPresence implements Presence {
@@ -34,6 +44,9 @@ export class MemoryPresence implements Presence {
   async online(userIds: string[]): Promise<string[]> {
     return userIds.filter((id) => this.sockets.has(id));
   }
+
+  /** One instance sees every change through connect and disconnect: nothing else to report. */
+  onChange(): void {}
 
   async close(): Promise<void> {
     this.sockets.clear();

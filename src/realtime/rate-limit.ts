@@ -57,3 +57,14 @@ export const RATE_RULES = {
   sendMessage: { burst: 30, perSecond: 10 },
   typing: { burst: 20, perSecond: 5 },
 } satisfies Record<string, RateRule>;
+
+export type RateRules = typeof RATE_RULES;
+
+/** The contract's limits scaled by `multiplier` (RATE_LIMIT_MULTIPLIER; benchmarks raise it). */
+export function scaledRateRules(multiplier: number): RateRules {
+  const scale = (rule: RateRule): RateRule => ({
+    burst: Math.max(1, Math.round(rule.burst * multiplier)),
+    perSecond: rule.perSecond * multiplier,
+  });
+  return { sendMessage: scale(RATE_RULES.sendMessage), typing: scale(RATE_RULES.typing) };
+}

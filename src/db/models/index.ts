@@ -1,6 +1,8 @@
 import type mongoose from "mongoose";
 import { chatModel } from "./chat.ts";
 import { messageModel } from "./message.ts";
+import { sessionModel } from "./session.ts";
+import { streamCleanupModel } from "./stream-cleanup.ts";
 import { userModel } from "./user.ts";
 
 /**
@@ -12,6 +14,8 @@ export function createModels(connection: mongoose.Connection) {
     User: userModel(connection),
     Chat: chatModel(connection),
     Message: messageModel(connection),
+    Session: sessionModel(connection),
+    StreamCleanup: streamCleanupModel(connection),
   };
 }
 

@@ -1,6 +1,7 @@
 import { type Static, t } from "elysia";
 import { ObjectIdString } from "../common/model.ts";
 import { SendBody } from "../messages/model.ts";
+import { CodeUpdateData, SignalData, ToggleMediaData } from "../sessions/model.ts";
 
 const Ref = t.Optional(t.String({ maxLength: 100 }));
 
@@ -15,6 +16,11 @@ export const clientEvents = {
   typing: t.Object({ chatId: ObjectIdString, isTyping: t.Boolean() }),
   "mark-read": t.Object({ chatId: ObjectIdString, seq: t.Integer({ minimum: 0 }) }),
   ping: t.Optional(t.Unknown()),
+  "join-session": ObjectIdString,
+  "leave-session": ObjectIdString,
+  signal: SignalData,
+  "toggle-media": ToggleMediaData,
+  "code-update": CodeUpdateData,
 } as const;
 
 type ClientEvents = typeof clientEvents;
@@ -31,6 +37,11 @@ export const ClientFrame = t.Union([
   member("typing"),
   member("mark-read"),
   member("ping"),
+  member("join-session"),
+  member("leave-session"),
+  member("signal"),
+  member("toggle-media"),
+  member("code-update"),
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 

@@ -3,11 +3,12 @@ import { Value } from "@sinclair/typebox/value";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../plugins/logger.ts";
 import { encodeFrame, type Hub } from "../../realtime/hub.ts";
-import type { Presence } from "../../realtime/presence.ts";
-import { RATE_RULES, type RateLimiter } from "../../realtime/rate-limit.ts";
+import type { Presence, PresenceChange } from "../../realtime/presence.ts";
+import { RATE_RULES, type RateLimiter, type RateRules } from "../../realtime/rate-limit.ts";
 import { topics } from "../../realtime/topics.ts";
 import type { ChatMembership, ChatService } from "../chats/service.ts";
 import type { MessageService, Sender } from "../messages/service.ts";
+import type { SessionMembership, SessionService } from "../sessions/service.ts";
 import { ClientFrame, clientEvents, isClientEvent } from "./events.ts";
 
 /** The transport as the gateway sees it: Bun's ServerWebSocket, minus everything else. */
@@ -34,6 +35,11 @@ interface SocketState {
   readonly connection: Connection;
   /** Chats this socket may act in: checked once, then trusted until the socket closes. */
   readonly memberships: Map<string, ChatMembership>;
+  /**
+   * Sessions this socket joined, with who was in them when last read. Only a hint for peer-left:
+   * a session's seat changes hands, so relays check the stored session every time.
+   */
+  readonly sessions: Map<string, SessionMembership>;
   overLimitSince: number | undefined;
   /** Frames from one socket are handled in the order they came, one at a time. */
   queue: Promise<void>;
@@ -49,8 +55,11 @@ export interface GatewayDeps {
   hub: Hub;
   presence: Presence;
   limiter: RateLimiter;
+  /** Per-user limits for socket events; the contract's by default. */
+  rules?: RateRules;
   chats: ChatService;
   messages: MessageService;
+  sessions: SessionService;
   log: Logger;
 }
 
@@ -61,10 +70,26 @@ export interface GatewayDeps {
 export class RealtimeGateway {
   private readonly sockets = new Map<Connection, SocketState>();
   private readonly sweep: Timer;
+  private readonly rules: RateRules;
 
   constructor(private readonly deps: GatewayDeps) {
+    this.rules = deps.rules ?? RATE_RULES;
     this.sweep = setInterval(() => this.closeSlowSockets(), 500);
     this.sweep.unref();
+    deps.presence.onChange((change) => this.announce(change));
+  }
+
+  /** Presence changes found elsewhere (an instance that died) reach the users' contacts too. */
+  private async announce({ userIds, online }: PresenceChange): Promise<void> {
+    const event = online ? "user-online" : "user-offline";
+    for (const userId of userIds) {
+      try {
+        this.deps.hub.toUsers(await this.deps.chats.contactsOf(userId), event, { userId });
+      } catch (error) {
+        const err = { message: (error as Error).message };
+        this.deps.log.error({ err }, "presence announce failed");
+      }
+    }
   }
 
   async open(connection: Connection, user: Sender): Promise<void> {
@@ -72,6 +97,7 @@ export class RealtimeGateway {
       user,
       connection,
       memberships: new Map(),
+      sessions: new Map(),
       overLimitSince: undefined,
       queue: Promise.resolve(),
     };
@@ -90,6 +116,7 @@ export class RealtimeGateway {
     const state = this.sockets.get(connection);
     if (!state) return;
     this.sockets.delete(connection);
+    await this.leaveSessions(state);
     const { presence, chats, hub } = this.deps;
     if (await presence.disconnect(state.user.id)) {
       hub.toUsers(await chats.contactsOf(state.user.id), "user-offline", { userId: state.user.id });
@@ -150,7 +177,7 @@ export class RealtimeGateway {
       case "send-message": {
         const { chatId, text, clientId } = frame.data;
         const membership = await this.member(state, chatId);
-        await this.limit(`send:${user.id}`, RATE_RULES.sendMessage);
+        await this.limit(`send:${user.id}`, this.rules.sendMessage);
         const { message } = await this.deps.messages.send({
           chatId,
           sender: user,
@@ -164,7 +191,7 @@ export class RealtimeGateway {
       case "typing": {
         const { chatId, isTyping } = frame.data;
         const membership = await this.member(state, chatId);
-        await this.limit(`typing:${user.id}`, RATE_RULES.typing);
+        await this.limit(`typing:${user.id}`, this.rules.typing);
         const others = membership.participantIds.filter((id) => id !== user.id);
         this.deps.hub.toChat(chatId, others, "typing", { userId: user.id, chatId, isTyping });
         return;
@@ -176,6 +203,30 @@ export class RealtimeGateway {
       case "ping":
         this.send(state, "pong", frame.data ?? null, frame.ref);
         return;
+      case "join-session": {
+        const membership = await this.deps.sessions.activeMembership(frame.data, user.id);
+        state.sessions.set(frame.data, membership);
+        state.connection.subscribe(topics.session(frame.data, user.id));
+        this.send(state, "session-joined", { sessionId: frame.data }, frame.ref);
+        this.deps.sessions.announcePeer(membership, user.id, "peer-joined");
+        return;
+      }
+      case "leave-session":
+        state.connection.unsubscribe(topics.session(frame.data, user.id));
+        await this.leaveSession(state, frame.data);
+        return;
+      case "signal":
+        await this.deps.sessions.signal(user.id, frame.data);
+        return;
+      case "toggle-media":
+        await this.deps.sessions.toggleMedia(user.id, frame.data);
+        return;
+      case "code-update": {
+        const { sessionId, version } = frame.data;
+        await this.deps.sessions.updateCode(user.id, frame.data);
+        this.send(state, "code-accepted", { sessionId, version }, frame.ref);
+        return;
+      }
     }
   }
 
@@ -187,10 +238,26 @@ export class RealtimeGateway {
     return membership;
   }
 
-  private async limit(
-    key: string,
-    rule: (typeof RATE_RULES)[keyof typeof RATE_RULES],
-  ): Promise<void> {
+  /** `peer-left` to the others in a session this socket had joined, as stored now. */
+  private async leaveSession(state: SocketState, sessionId: string): Promise<void> {
+    const known = state.sessions.get(sessionId);
+    if (!known) return;
+    state.sessions.delete(sessionId);
+    const { sessions } = this.deps;
+    // A participant who has left through REST is no longer a member: the last known host hears it.
+    const membership = await sessions.membership(sessionId, state.user.id).catch(() => known);
+    sessions.announcePeer(membership, state.user.id, "peer-left");
+  }
+
+  private async leaveSessions(state: SocketState): Promise<void> {
+    for (const sessionId of [...state.sessions.keys()]) {
+      await this.leaveSession(state, sessionId).catch((error: Error) =>
+        this.deps.log.error({ err: { message: error.message } }, "peer-left failed"),
+      );
+    }
+  }
+
+  private async limit(key: string, rule: RateRules[keyof RateRules]): Promise<void> {
     if (!(await this.deps.limiter.take(key, rule))) {
       throw new AppError(429, "RATE_LIMITED", "Too many events; slow down");
     }

@@ -79,9 +79,12 @@ export class StreamService {
     );
   }
 
-  async deleteCall(callId: string): Promise<void> {
-    await this.call("delete call", () =>
-      this.video.video.call(CALL_TYPE, callId).delete({ hard: true }),
+  /** With `missingOk`, a call that is already gone counts as deleted (retries are idempotent). */
+  async deleteCall(callId: string, options: { missingOk?: boolean } = {}): Promise<void> {
+    await this.call(
+      "delete call",
+      () => this.video.video.call(CALL_TYPE, callId).delete({ hard: true }),
+      options.missingOk,
     );
   }
 
@@ -117,16 +120,24 @@ export class StreamService {
     );
   }
 
-  async deleteChannel(channelId: string): Promise<void> {
-    await this.call("delete channel", () =>
-      this.video.chat.channel(CHANNEL_TYPE, channelId).delete({ hard_delete: true }),
+  /** With `missingOk`, a channel that is already gone counts as deleted (retries are idempotent). */
+  async deleteChannel(channelId: string, options: { missingOk?: boolean } = {}): Promise<void> {
+    await this.call(
+      "delete channel",
+      () => this.video.chat.channel(CHANNEL_TYPE, channelId).delete({ hard_delete: true }),
+      options.missingOk,
     );
   }
 
-  private async call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    what: string,
+    operation: () => Promise<T>,
+    missingOk = false,
+  ): Promise<T | undefined> {
     try {
       return await operation();
     } catch (error) {
+      if (missingOk && isNotFound(error)) return undefined;
       const e = error as { name?: string; message?: string; code?: unknown };
       this.log.warn(
         { err: { name: e.name, message: e.message, code: e.code } },
@@ -135,6 +146,12 @@ export class StreamService {
       throw new UpstreamError("Stream");
     }
   }
+}
+
+/** Stream answered 404: the node SDK keeps the HTTP status in `metadata`, stream-chat in `status`. */
+function isNotFound(error: unknown): boolean {
+  const e = error as { status?: unknown; metadata?: { responseCode?: unknown } } | null;
+  return e?.metadata?.responseCode === 404 || e?.status === 404;
 }
 
 /** The Stream service, or the contract's 503 when Stream is not configured. */

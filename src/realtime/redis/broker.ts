@@ -1,0 +1,82 @@
+import type { Logger } from "../../plugins/logger.ts";
+import type { Broker, Publisher } from "../broker.ts";
+import { RedisConnection } from "./connection.ts";
+
+/** Topic and message in one Redis payload. Topics never hold a newline (see topics.ts). */
+export function encodeFanout(topic: string, message: string): string {
+  return `${topic}\n${message}`;
+}
+
+export function decodeFanout(payload: string): { topic: string; message: string } | undefined {
+  const cut = payload.indexOf("\n");
+  if (cut <= 0) return undefined;
+  return { topic: payload.slice(0, cut), message: payload.slice(cut + 1) };
+}
+
+/**
+ * Fan-out across instances through one Redis channel. Every instance subscribes once, to that
+ * channel (never per topic or per socket), and republishes what arrives to its own sockets with
+ * Bun's `server.publish`; Bun then drops it for topics nobody here subscribed to. A publish goes
+ * to Redis only, so each socket gets it exactly once, from its own instance.
+ *
+ * The cost: every event crosses to every instance, whether or not it holds a socket for it. That
+ * is right for a handful of instances; beyond that, shard the channel (by user id, say) and have
+ * each instance subscribe to the shards of the users it holds.
+ *
+ * While Redis is down, events are published locally instead, so the sockets on this instance keep
+ * working as a single server would; the other instances miss them until Redis is back, and their
+ * clients catch up with `after=<seq>` like after any gap.
+ */
+export class RedisBroker implements Broker {
+  private server: Publisher | undefined;
+  /** Held by the one subscription: a subscribed connection can run nothing else. */
+  private readonly subscriber: RedisConnection;
+
+  constructor(
+    url: string,
+    private readonly commands: RedisConnection,
+    private readonly channel: string,
+    private readonly log: Logger,
+  ) {
+    this.subscriber = new RedisConnection({
+      url,
+      role: "subscriber",
+      log,
+      setup: (client) => client.subscribe(channel, this.receive),
+    });
+    this.subscriber.start();
+  }
+
+  private readonly receive = (payload: string): void => {
+    const fanout = decodeFanout(payload);
+    if (!fanout) {
+      this.log.warn({ channel: this.channel }, "ignored a malformed fan-out payload");
+      return;
+    }
+    this.server?.publish(fanout.topic, fanout.message);
+  };
+
+  attach(server: Publisher): void {
+    this.server = server;
+  }
+
+  publish(topic: string, message: string): void {
+    // Without our subscription, our own publish would not come back to our sockets.
+    const local = !this.subscriber.up;
+    if (local) this.server?.publish(topic, message);
+    if (!this.commands.up) return;
+    // Rejected only when the connection dropped before the command left: nobody got it.
+    this.commands.publish(this.channel, encodeFanout(topic, message)).catch(() => {
+      if (!local) this.server?.publish(topic, message);
+    });
+  }
+
+  healthy(): boolean {
+    return this.commands.up && this.subscriber.up;
+  }
+
+  async close(): Promise<void> {
+    this.server = undefined;
+    await this.subscriber.close();
+  }
+}

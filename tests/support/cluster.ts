@@ -1,0 +1,156 @@
+/**
+ * Several instances of the app behind one Redis: a Redis to use (the shared one on 6379 with a
+ * namespace of the test's own, or a private `redis-server` that a test may kill and restart), and
+ * app instances in child processes that a test may kill like a crash would.
+ */
+
+import { resolve } from "node:path";
+import { RedisClient } from "bun";
+import type { RealtimeOptions } from "../../src/realtime/index.ts";
+import { type Api, apiClient } from "./http.ts";
+import { openSocket, type TestSocket } from "./ws.ts";
+
+export const SHARED_REDIS_URL = "redis://127.0.0.1:6379";
+export const redisServerInstalled = Bun.which("redis-server") !== null;
+
+/** True when a Redis answers PING at `url` within a second. */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const client = new RedisClient(url, {
+    autoReconnect: false,
+    enableOfflineQueue: false,
+    connectionTimeout: 1000,
+  });
+  client.onclose = () => {};
+  try {
+    await client.connect();
+    return (await client.send("PING", [])) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
+/** Deletes every key of `namespace`: what a test run leaves behind. */
+export async function clearNamespace(url: string, namespace: string): Promise<void> {
+  const client = new RedisClient(url, { autoReconnect: false, enableOfflineQueue: false });
+  client.onclose = () => {};
+  try {
+    await client.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = (await client.send("SCAN", [
+        cursor,
+        "MATCH",
+        `${namespace}:*`,
+        "COUNT",
+        "500",
+      ])) as [string, string[]];
+      if (keys.length > 0) await client.send("DEL", keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } catch {
+    // Nothing to clean when it is gone.
+  } finally {
+    client.close();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = probe;
+  probe.stop(true);
+  return port;
+}
+
+export interface PrivateRedis {
+  readonly url: string;
+  /** Kills it hard, as an outage would. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty (no persistence), as after a restart. */
+  restart(): Promise<void>;
+}
+
+/** A `redis-server` of this test's own on a free port, with no persistence. */
+export async function privateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let server: ReturnType<typeof Bun.spawn> | undefined;
+  const start = async () => {
+    server = Bun.spawn(
+      [
+        "redis-server",
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) await Bun.sleep(50);
+  };
+  await start();
+  return {
+    url,
+    async kill() {
+      server?.kill("SIGKILL");
+      await server?.exited;
+      server = undefined;
+    },
+    restart: start,
+  };
+}
+
+export interface SpawnedInstance {
+  readonly url: string;
+  readonly api: Api;
+  socket(token: string): Promise<TestSocket>;
+  /** SIGKILL: no graceful close, no presence cleanup, sockets dropped. */
+  kill(): Promise<void>;
+}
+
+const INSTANCE_ENTRY = resolve(import.meta.dir, "instance.ts");
+
+/** Starts an app instance in a child process on a free port, sharing `mongo` and Redis. */
+export async function spawnInstance(
+  env: Record<string, string>,
+  options: { mongo: { uri: string; dbName: string }; realtime: RealtimeOptions },
+): Promise<SpawnedInstance> {
+  const child = Bun.spawn(["bun", INSTANCE_ENTRY], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...env,
+      TEST_MONGO_URI: options.mongo.uri,
+      TEST_MONGO_DB: options.mongo.dbName,
+      TEST_REALTIME: JSON.stringify(options.realtime),
+    },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let output = "";
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  while (!output.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`instance exited before listening: ${output}`);
+    output += decoder.decode(value, { stream: true });
+  }
+  clearTimeout(timeout);
+  reader.releaseLock();
+  const { port } = JSON.parse(output.slice(0, output.indexOf("\n"))) as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    api: apiClient(url),
+    socket: (token) => openSocket(`ws://127.0.0.1:${port}/ws?token=${token}`),
+    async kill() {
+      child.kill("SIGKILL");
+      await child.exited;
+    },
+  };
+}
