@@ -32,8 +32,8 @@ async function shutdown(signal: string) {
   const force = setTimeout(() => process.exit(1), 10_000);
   force.unref();
   try {
-    // Stop accepting; requests in flight finish. Open WebSockets are closed with 1001 (going away).
-    await app.stop(false);
+    // Sockets get 1001 (going away); requests in flight finish; then the database goes.
+    await app.decorator.shutdown();
     await db.close();
     log.info("stopped");
     process.exit(0);

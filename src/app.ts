@@ -60,7 +60,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
   const sessions = new SessionService({ models, hub: realtime.hub, stream, cleanup, clock, log });
   const rules = scaledRateRules(config.rateLimitMultiplier);
   const gateway = new RealtimeGateway({ ...realtime, rules, chats, messages, sessions, log });
-  return new Elysia({ serve: { maxRequestBodySize: BACKSTOP_BODY_BYTES } })
+  const app = new Elysia({ serve: { maxRequestBodySize: BACKSTOP_BODY_BYTES } })
     .use(requestLogger(log))
     .use(securityHeaders(config.nodeEnv === "production"))
     .use(errorHandler(log))
@@ -108,13 +108,18 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
       if (server) realtime.attach(server);
       cleanup?.start();
     })
-    .onStop(async () => {
-      // Clients reconnect elsewhere and resume with after=<seq>.
+    .decorate("shutdown", async (closeActiveConnections = false) => {
+      // Elysia's stop hooks run only after Bun has waited for every socket, and unawaited, so
+      // the order is spelled out here: tell sockets we are going away (clients reconnect
+      // elsewhere and resume with after=<seq>), let requests in flight finish, then let go of
+      // presence, the broker and the retrier.
       gateway.closeAll(1001, "Server going away");
+      await app.stop(closeActiveConnections);
       await gateway.stop();
       await cleanup?.stop();
       await realtime.close();
     });
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

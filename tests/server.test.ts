@@ -2,6 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { apiClient } from "./support/http.ts";
+import { registerUser } from "./support/users.ts";
+import { openSocket } from "./support/ws.ts";
 
 const ENTRY = resolve(import.meta.dir, "../index.ts");
 
@@ -61,7 +64,14 @@ describe("the server process (index.ts)", () => {
       const base = `http://127.0.0.1:${listening.port}`;
       expect((await fetch(`${base}/health`)).status).toBe(200);
       expect((await fetch(`${base}/ready`)).status).toBe(200);
+
+      const api = apiClient(base);
+      const user = await registerUser(api);
+      const socket = await openSocket(`${base.replace("http", "ws")}/ws?token=${user.token}`);
+      await socket.next("online-users");
       child.kill("SIGTERM");
+      // Open sockets are told the server is going away, and the process ends cleanly.
+      expect(await socket.closed()).toBe(1001);
       expect(await child.exited).toBe(0);
     } finally {
       child.kill("SIGKILL");

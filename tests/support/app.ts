@@ -66,7 +66,7 @@ export async function startTestApp(
     },
     async stop() {
       await Promise.all(sockets.map((s) => s.close().catch(() => {})));
-      await app.stop(true);
+      await app.decorator.shutdown(true);
       await db.close();
     },
   };

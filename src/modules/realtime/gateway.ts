@@ -69,6 +69,8 @@ export interface GatewayDeps {
  */
 export class RealtimeGateway {
   private readonly sockets = new Map<Connection, SocketState>();
+  /** Close handlers still giving back presence; stop() waits for them. */
+  private readonly closing = new Set<Promise<void>>();
   private readonly sweep: Timer;
   private readonly rules: RateRules;
 
@@ -112,10 +114,17 @@ export class RealtimeGateway {
     this.send(state, "online-users", { userIds: await presence.online(contacts) });
   }
 
-  async close(connection: Connection): Promise<void> {
+  close(connection: Connection): Promise<void> {
     const state = this.sockets.get(connection);
-    if (!state) return;
+    if (!state) return Promise.resolve();
     this.sockets.delete(connection);
+    const closing = this.forget(state).finally(() => this.closing.delete(closing));
+    this.closing.add(closing);
+    return closing;
+  }
+
+  /** What a closed socket leaves behind: its sessions' peers and its user's presence. */
+  private async forget(state: SocketState): Promise<void> {
     await this.leaveSessions(state);
     const { presence, chats, hub } = this.deps;
     if (await presence.disconnect(state.user.id)) {
@@ -155,8 +164,10 @@ export class RealtimeGateway {
     for (const connection of this.sockets.keys()) connection.close(code, reason);
   }
 
+  /** Stops the sweep and waits until every closed socket's presence has been given back. */
   async stop(): Promise<void> {
     clearInterval(this.sweep);
+    await Promise.allSettled([...this.closing]);
   }
 
   private async dispatch(state: SocketState, frame: ClientFrame): Promise<void> {
