@@ -81,7 +81,10 @@ export class RealtimeGateway {
     deps.presence.onChange((change) => this.announce(change));
   }
 
-  /** Presence changes found elsewhere (an instance that died) reach the users' contacts too. */
+  /**
+   * `user-online` / `user-offline` to everyone who shares a chat with these users: for sockets
+   * closing here, and for changes found elsewhere (an instance that died).
+   */
   private async announce({ userIds, online }: PresenceChange): Promise<void> {
     const event = online ? "user-online" : "user-offline";
     for (const userId of userIds) {
@@ -126,9 +129,8 @@ export class RealtimeGateway {
   /** What a closed socket leaves behind: its sessions' peers and its user's presence. */
   private async forget(state: SocketState): Promise<void> {
     await this.leaveSessions(state);
-    const { presence, chats, hub } = this.deps;
-    if (await presence.disconnect(state.user.id)) {
-      hub.toUsers(await chats.contactsOf(state.user.id), "user-offline", { userId: state.user.id });
+    if (await this.deps.presence.disconnect(state.user.id)) {
+      await this.announce({ userIds: [state.user.id], online: false });
     }
   }
 
