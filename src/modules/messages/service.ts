@@ -3,6 +3,7 @@ import type { Models } from "../../db/models/index.ts";
 import { ConflictError, ValidationError } from "../../errors.ts";
 import type { Hub } from "../../realtime/hub.ts";
 import type { ChatMembership, ChatService } from "../chats/service.ts";
+import { MessageLog } from "./log.ts";
 import { type MessageJson, messageJson, type PopulatedMessage } from "./serialize.ts";
 
 /** Who sends: the authenticated user, as much of them as a message shows. */
@@ -35,28 +36,22 @@ export interface HistoryQuery {
 
 export const MAX_TEXT = 4000;
 
-/** How often a send retries when another instance took the same `seq` first. */
-const MAX_SEQ_ATTEMPTS = 50;
-
-function duplicateKeyOf(error: unknown): Record<string, unknown> | undefined {
-  const e = error as { code?: number; keyPattern?: Record<string, unknown> };
-  return e?.code === 11000 ? (e.keyPattern ?? {}) : undefined;
-}
-
 /**
  * Sending and reading messages. REST and WebSocket sends both come here. A message is stored
  * before anyone hears of it; `seq` is the next free number in its chat, claimed by the unique
- * (chat, seq) index, so it has no gaps even with several instances writing at once.
+ * (chat, seq) index, so it has no gaps even with several instances writing at once. The writing
+ * itself, grouped per chat, is the message log's.
  */
 export class MessageService {
-  /** Sends to one chat queue up in this process, so they rarely race each other for a `seq`. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly log: MessageLog;
 
   constructor(
     private readonly models: Models,
     private readonly hub: Hub,
     private readonly chats: ChatService,
-  ) {}
+  ) {
+    this.log = new MessageLog(models);
+  }
 
   async send(input: SendInput): Promise<SendResult> {
     const text = input.text.trim();
@@ -67,21 +62,27 @@ export class MessageService {
     }
     const membership =
       input.membership ?? (await this.chats.membership(input.chatId, input.sender.id));
-    if (input.clientId) {
-      const earlier = await this.findByClientId(input.sender.id, input.clientId);
-      if (earlier) return this.resent(earlier, input.chatId);
-    }
-    const outcome = await this.inChatQueue(input.chatId, () => this.store({ ...input, text }));
-    if (!outcome.created) return outcome;
+    const appended = await this.log.append({
+      chatId: input.chatId,
+      senderId: input.sender.id,
+      text,
+      clientId: input.clientId,
+    });
+    if (!appended.created) return this.resent(appended.earlier, input.chatId);
+    const stored = appended.message;
+    const message = messageJson({
+      ...stored,
+      sender: { _id: stored.sender, name: input.sender.name, avatar: input.sender.avatar },
+    });
     const others = membership.participantIds.filter((id) => id !== input.sender.id);
-    this.hub.toUsers(membership.participantIds, "new-message", outcome.message);
+    this.hub.toUsers(membership.participantIds, "new-message", message);
     // A sent message ends its sender's typing.
     this.hub.toChat(input.chatId, others, "typing", {
       userId: input.sender.id,
       chatId: input.chatId,
       isTyping: false,
     });
-    return outcome;
+    return { message, created: true };
   }
 
   async history(
@@ -110,61 +111,6 @@ export class MessageService {
     return { messages: messages.map(messageJson), hasMore };
   }
 
-  private async store(input: SendInput): Promise<SendResult> {
-    const chat = new Types.ObjectId(input.chatId);
-    for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
-      const last = await this.models.Message.findOne({ chat }, { seq: 1 }).sort({ seq: -1 }).lean();
-      const seq = (last?.seq ?? 0) + 1;
-      try {
-        const doc = await this.models.Message.create({
-          chat,
-          sender: input.sender.id,
-          text: input.text,
-          seq,
-          ...(input.clientId ? { clientId: input.clientId } : {}),
-        });
-        await this.models.Chat.updateOne(
-          { _id: chat, lastSeq: { $lt: seq } },
-          { $set: { lastSeq: seq, lastMessage: doc._id, lastMessageAt: doc.createdAt } },
-        );
-        const message = messageJson({
-          _id: doc._id,
-          chat,
-          sender: {
-            _id: new Types.ObjectId(input.sender.id),
-            name: input.sender.name,
-            avatar: input.sender.avatar,
-          },
-          text: doc.text,
-          seq,
-          clientId: doc.clientId,
-          createdAt: doc.createdAt,
-        });
-        return { message, created: true };
-      } catch (error) {
-        const key = duplicateKeyOf(error);
-        if (!key) throw error;
-        if ("clientId" in key && input.clientId) {
-          // The same resend raced us on another socket or instance: theirs is the message.
-          const earlier = await this.findByClientId(input.sender.id, input.clientId);
-          if (earlier) return this.resent(earlier, input.chatId);
-        }
-        if (!("seq" in key)) throw error;
-        // Another writer took this seq; read the new last one and try the next.
-      }
-    }
-    throw new ConflictError("The chat is too busy right now; try again", "CONFLICT");
-  }
-
-  private async findByClientId(
-    senderId: string,
-    clientId: string,
-  ): Promise<PopulatedMessage | null> {
-    return (await this.models.Message.findOne({ sender: senderId, clientId })
-      .populate("sender", "name avatar")
-      .lean()) as unknown as PopulatedMessage | null;
-  }
-
   private resent(earlier: PopulatedMessage, chatId: string): SendResult {
     if (String(earlier.chat) !== chatId) {
       throw new ConflictError(
@@ -173,19 +119,5 @@ export class MessageService {
       );
     }
     return { message: messageJson(earlier), created: false };
-  }
-
-  private inChatQueue<T>(chatId: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(chatId) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(chatId, tail);
-    void tail.then(() => {
-      if (this.queues.get(chatId) === tail) this.queues.delete(chatId);
-    });
-    return run;
   }
 }

@@ -1,0 +1,318 @@
+import { Types } from "mongoose";
+import type { Models } from "../../db/models/index.ts";
+import { ConflictError } from "../../errors.ts";
+import type { PopulatedMessage } from "./serialize.ts";
+
+/** One message to append: validated and trimmed by the caller. */
+export interface Draft {
+  chatId: string;
+  senderId: string;
+  text: string;
+  clientId?: string;
+}
+
+export interface StoredMessage {
+  _id: Types.ObjectId;
+  chat: Types.ObjectId;
+  sender: Types.ObjectId;
+  text: string;
+  seq: number;
+  clientId?: string;
+  createdAt: Date;
+}
+
+/** Stored now, or the sender's earlier message with the same `clientId` (nothing stored). */
+export type Appended =
+  | { created: true; message: StoredMessage }
+  | { created: false; earlier: PopulatedMessage };
+
+interface Waiting {
+  draft: Draft;
+  resolve(outcome: Appended): void;
+  reject(error: unknown): void;
+}
+
+/** Sends that wait for their lane's write in flight to finish; then they go together. */
+interface Lane {
+  waiting: Waiting[];
+  busy: boolean;
+}
+
+/** How often a batch retries when another instance took the same `seq` first. */
+const MAX_SEQ_ATTEMPTS = 50;
+/** At most this many messages in one insert. */
+const MAX_BATCH = 256;
+/** Independent writers; a chat always uses the same one, so its messages keep their order. */
+const LANES = 4;
+/** Chats whose last `seq` this process remembers; a stale guess only costs a retry. */
+const REMEMBERED_CHATS = 10_000;
+
+/**
+ * Appends messages to chats with gap-free `seq`, by group commit. While a write is in flight, the
+ * sends that arrive wait; then all of them, whatever their chat, go in one ordered `insertMany`
+ * and one bulk update of their chats. Chats are spread over a few lanes, each with at most one
+ * write in flight, so a chat's messages are written in the order they came.
+ *
+ * The unique (chat, seq) index stays the arbiter across instances: `seq` is guessed from what this
+ * process last wrote (else the chat's `lastSeq`), and a duplicate key moves that chat's guess on
+ * and tries again. A chat that another instance writes to as well is marked shared: its guess is
+ * refreshed from the chat's `lastSeq` before each batch, one read for all of them. An ordered insert stops at the first failure, and the failed chat's
+ * later messages are renumbered before they are retried, so a chat never gets a hole. A resend
+ * (`clientId` already used by its sender) is caught by the unique (sender, clientId) index rather
+ * than by a read before every send.
+ */
+export class MessageLog {
+  private readonly lanes: Lane[] = Array.from({ length: LANES }, () => ({
+    waiting: [],
+    busy: false,
+  }));
+  private readonly lastSeq = new Map<string, number>();
+  /** Chats another instance writes to as well: their guesses are refreshed before each batch. */
+  private readonly shared = new Set<string>();
+
+  constructor(private readonly models: Models) {}
+
+  append(draft: Draft): Promise<Appended> {
+    return new Promise((resolve, reject) => {
+      const lane = this.lanes[laneOf(draft.chatId)]!;
+      lane.waiting.push({ draft, resolve, reject });
+      if (!lane.busy) void this.drain(lane);
+    });
+  }
+
+  private async drain(lane: Lane): Promise<void> {
+    lane.busy = true;
+    while (lane.waiting.length > 0) {
+      const batch = lane.waiting.splice(0, MAX_BATCH);
+      try {
+        await this.write(batch);
+      } catch (error) {
+        // Settled sends ignore this; the others fail, and their chats' guesses are not trusted.
+        for (const item of batch) {
+          this.lastSeq.delete(item.draft.chatId);
+          item.reject(error);
+        }
+      }
+    }
+    lane.busy = false;
+  }
+
+  private async write(batch: Waiting[]): Promise<void> {
+    const pending = new Map<string, Waiting[]>();
+    for (const item of batch) {
+      const queue = pending.get(item.draft.chatId);
+      if (queue) queue.push(item);
+      else pending.set(item.draft.chatId, [item]);
+    }
+    await this.guess(
+      [...pending.keys()].filter((chatId) => !this.lastSeq.has(chatId) || this.shared.has(chatId)),
+    );
+    /** Taken `seq`s met so far in this batch, per chat. */
+    const clashes = new Map<string, number>();
+    let seqClashes = 0;
+    while (pending.size > 0 && seqClashes < MAX_SEQ_ATTEMPTS) {
+      const createdAt = new Date();
+      const docs: StoredMessage[] = [];
+      const owners: Waiting[] = [];
+      // Shared chats last: an ordered insert stops at a clash, and theirs are the likely ones.
+      const order = [...pending].sort(
+        ([x], [y]) => Number(this.shared.has(x)) - Number(this.shared.has(y)),
+      );
+      for (const [chatId, items] of order) {
+        const chat = new Types.ObjectId(chatId);
+        const last = this.lastSeq.get(chatId) ?? 0;
+        items.forEach((item, i) => {
+          const { senderId, text, clientId } = item.draft;
+          docs.push({
+            _id: new Types.ObjectId(),
+            chat,
+            sender: new Types.ObjectId(senderId),
+            text,
+            seq: last + 1 + i,
+            ...(clientId ? { clientId } : {}),
+            createdAt,
+          });
+          owners.push(item);
+        });
+      }
+      let stored = docs.length;
+      let index: string | undefined;
+      try {
+        // The driver directly: the documents are already in their stored shape.
+        await this.models.Message.collection.insertMany(
+          docs.map((doc) => ({ ...doc, updatedAt: createdAt, __v: 0 })),
+          { ordered: true },
+        );
+      } catch (error) {
+        const failed = firstFailure(error);
+        if (!failed) throw error;
+        stored = failed.index;
+        index = failed.indexName;
+      }
+      await this.stored(docs.slice(0, stored), owners.slice(0, stored), pending);
+      if (stored === docs.length) return;
+      const seq = docs[stored]!.seq;
+      const owner = owners[stored]!;
+      const chatClashes = clashes.get(owner.draft.chatId) ?? 0;
+      if (await this.clash(owner, seq, index, pending, chatClashes)) {
+        seqClashes++;
+        clashes.set(owner.draft.chatId, chatClashes + 1);
+      }
+    }
+    const busy = new ConflictError("The chat is too busy right now; try again", "CONFLICT");
+    for (const [chatId, items] of pending) {
+      this.lastSeq.delete(chatId);
+      for (const item of items) item.reject(busy);
+    }
+  }
+
+  /** Moves each chat's summary to its newest stored message, then acknowledges them. */
+  private async stored(docs: StoredMessage[], owners: Waiting[], pending: Map<string, Waiting[]>) {
+    if (docs.length === 0) return;
+    const newest = new Map<string, StoredMessage>();
+    for (const doc of docs) newest.set(String(doc.chat), doc);
+    await this.models.Chat.bulkWrite(
+      [...newest.values()].map((doc) => ({
+        updateOne: {
+          filter: { _id: doc.chat, lastSeq: { $lt: doc.seq } },
+          update: {
+            $set: { lastSeq: doc.seq, lastMessage: doc._id, lastMessageAt: doc.createdAt },
+          },
+        },
+      })),
+      { ordered: false },
+    );
+    for (const [chatId, doc] of newest) this.remember(chatId, doc.seq);
+    // A chat's stored messages are the first of its pending ones.
+    for (const owner of owners) {
+      const items = pending.get(owner.draft.chatId)!;
+      items.shift();
+      if (items.length === 0) pending.delete(owner.draft.chatId);
+    }
+    docs.forEach((doc, i) => {
+      owners[i]!.resolve({ created: true, message: doc });
+    });
+  }
+
+  /**
+   * The first message an insert refused: a `seq` another writer took first (true), or a resend.
+   * A taken `seq` moves the guess past it, to at least the chat's `lastSeq`; both are at most the
+   * real last `seq`, so the next try is either free and right after it, or taken again. After a
+   * few clashes in a row the messages themselves are asked (the chat's summary may be far behind).
+   * One resend often comes with others (a client replaying its outbox after a reconnect), so the
+   * whole batch is checked for them at once.
+   */
+  private async clash(
+    item: Waiting,
+    seq: number,
+    indexName: string | undefined,
+    pending: Map<string, Waiting[]>,
+    /** Taken `seq`s this chat met so far in this batch. */
+    clashes: number,
+  ): Promise<boolean> {
+    const { chatId, senderId, clientId } = item.draft;
+    const seqTaken = indexName !== undefined && !indexName.includes("clientId");
+    const earlier = clientId && !seqTaken ? await this.byClientId(senderId, clientId) : null;
+    if (!earlier) {
+      const chat = new Types.ObjectId(chatId);
+      const known = clashes >= 3 ? await this.messagesLastSeq(chat) : await this.chatLastSeq(chat);
+      this.remember(chatId, Math.max(seq, known));
+      this.markShared(chatId);
+      return true;
+    }
+    const resent = new Map<Waiting, PopulatedMessage>([[item, earlier]]);
+    const others = [...pending.values()].flat().filter((w) => w !== item && w.draft.clientId);
+    if (others.length > 0) {
+      const found = await this.models.Message.find({
+        $or: others.map((w) => ({ sender: w.draft.senderId, clientId: w.draft.clientId })),
+      }).lean();
+      // Keyed before populating: a deleted sender populates as null.
+      const keys = found.map((m) => `${m.sender}:${m.clientId}`);
+      const populated = (await this.models.Message.populate(found, {
+        path: "sender",
+        select: "name avatar",
+      })) as unknown as PopulatedMessage[];
+      const byKey = new Map(populated.map((m, i) => [keys[i], m]));
+      for (const w of others) {
+        const match = byKey.get(`${w.draft.senderId}:${w.draft.clientId}`);
+        if (match) resent.set(w, match);
+      }
+    }
+    // Their earlier messages are the answers; the rest of each chat moves up into their places.
+    for (const [w, message] of resent) {
+      w.resolve({ created: false, earlier: message });
+      const items = pending.get(w.draft.chatId)!;
+      items.splice(items.indexOf(w), 1);
+      if (items.length === 0) pending.delete(w.draft.chatId);
+    }
+    return false;
+  }
+
+  async byClientId(senderId: string, clientId: string): Promise<PopulatedMessage | null> {
+    return (await this.models.Message.findOne({ sender: senderId, clientId })
+      .populate("sender", "name avatar")
+      .lean()) as unknown as PopulatedMessage | null;
+  }
+
+  /** First guesses, from the chats' `lastSeq` (which may lag behind, never run ahead). */
+  private async guess(chatIds: string[]): Promise<void> {
+    if (chatIds.length === 0) return;
+    const chats = await this.models.Chat.find({ _id: { $in: chatIds } }, { lastSeq: 1 }).lean();
+    for (const chatId of chatIds) this.remember(chatId, this.lastSeq.get(chatId) ?? 0);
+    // Both are at most the real last seq, so the larger is the better guess.
+    for (const chat of chats) {
+      const chatId = String(chat._id);
+      this.remember(chatId, Math.max(this.lastSeq.get(chatId) ?? 0, chat.lastSeq ?? 0));
+    }
+  }
+
+  private async chatLastSeq(chat: Types.ObjectId): Promise<number> {
+    const found = await this.models.Chat.findById(chat, { lastSeq: 1 }).lean();
+    return found?.lastSeq ?? 0;
+  }
+
+  /** The authority: the highest seq actually stored. */
+  private async messagesLastSeq(chat: Types.ObjectId): Promise<number> {
+    const newest = await this.models.Message.findOne({ chat }, { seq: 1 }).sort({ seq: -1 }).lean();
+    return newest?.seq ?? 0;
+  }
+
+  private markShared(chatId: string): void {
+    this.shared.delete(chatId);
+    this.shared.add(chatId);
+    if (this.shared.size > REMEMBERED_CHATS) {
+      const oldest = this.shared.values().next().value;
+      if (oldest !== undefined) this.shared.delete(oldest);
+    }
+  }
+
+  private remember(chatId: string, seq: number): void {
+    this.lastSeq.delete(chatId);
+    this.lastSeq.set(chatId, seq);
+    if (this.lastSeq.size > REMEMBERED_CHATS) {
+      const oldest = this.lastSeq.keys().next().value;
+      if (oldest !== undefined) this.lastSeq.delete(oldest);
+    }
+  }
+}
+
+function laneOf(chatId: string): number {
+  // The tail of an ObjectId is a counter: spread enough for a few lanes.
+  return Number.parseInt(chatId.slice(-2), 16) % LANES || 0;
+}
+
+/**
+ * For a duplicate-key failure of an ordered insert: how many documents went in before it, and the
+ * index that refused it when the message names it ("... index: chat_1_seq_1 dup key ...", as
+ * mongod and the embedded store both write it; bulk errors carry no keyPattern). Undefined for any
+ * other failure, which fails the whole batch.
+ */
+function firstFailure(error: unknown): { index: number; indexName?: string } | undefined {
+  const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+  const first = (Array.isArray(writeErrors) ? writeErrors[0] : writeErrors) as
+    | { index?: number; code?: number; errmsg?: string }
+    | undefined;
+  if (first?.code !== 11000 || typeof first.index !== "number") return undefined;
+  const indexName = / index: (\S+) /.exec(first.errmsg ?? "")?.[1];
+  return { index: first.index, indexName };
+}
