@@ -434,6 +434,50 @@ describe("unique indexes", () => {
   });
 });
 
+describe("non-unique indexes", () => {
+  test("equality lookups through an index find what a scan finds, through every change", async () => {
+    const indexed = db.collection("fi_indexed");
+    const plain = db.collection("fi_plain");
+    await indexed.createIndex({ room: 1, at: -1 });
+    await indexed.createIndex({ tags: 1 });
+    const ids = Array.from({ length: 3 }, () => new ObjectId());
+    const docs = Array.from({ length: 60 }, (_, i) => ({
+      _id: new ObjectId(),
+      room: ids[i % 3],
+      at: i,
+      ...(i % 5 === 0 ? {} : { tags: i % 2 ? ["odd", `t${i % 4}`] : "even" }),
+    }));
+    await indexed.insertMany(docs);
+    await plain.insertMany(docs);
+    const same = async (filter: Record<string, unknown>) => {
+      const a = await indexed.find(filter).sort({ _id: 1 }).toArray();
+      const b = await plain.find(filter).sort({ _id: 1 }).toArray();
+      expect(a).toEqual(b);
+      return a.length;
+    };
+    const check = async () => {
+      expect(await same({ room: ids[0] })).toBeGreaterThan(0);
+      await same({ room: { $in: [ids[1], ids[2]] } });
+      await same({ room: ids[0], at: { $gte: 30 } });
+      expect(await same({ tags: "odd" })).toBeGreaterThan(0);
+      await same({ tags: "even" });
+      await same({ tags: "t1" });
+      await same({ tags: null });
+      await same({ tags: ["odd", "t1"] });
+      await same({ room: new ObjectId() });
+    };
+    await check();
+    for (const coll of [indexed, plain]) {
+      await coll.updateMany({ at: { $lt: 10 } }, { $set: { room: ids[2] } });
+      await coll.updateMany({ at: { $gte: 50 } }, { $push: { tags: "late" } as never });
+      await coll.deleteMany({ at: { $in: [11, 12, 13] } });
+    }
+    await check();
+    await indexed.dropIndex("tags_1");
+    await check();
+  });
+});
+
 describe("counting, distinct and aggregation", () => {
   test("countDocuments, estimatedDocumentCount, distinct", async () => {
     const posts = db.collection("agg_posts");

@@ -9,6 +9,7 @@ import type { ChangeSink } from "./changes.ts";
 import { badValue, ErrorCode, StoreError } from "./errors.ts";
 import {
   duplicateKeyError,
+  FieldIndex,
   ID_INDEX,
   type IndexSpec,
   sameIndexOptions,
@@ -21,6 +22,8 @@ export class Collection {
   private readonly docs = new Map<string, Doc>();
   private readonly specs = new Map<string, IndexSpec>([[ID_INDEX.name, ID_INDEX]]);
   private readonly uniqueIndexes = new Map<string, UniqueIndex>();
+  /** Leading field of any index (but `_id`) → its field index, shared by all indexes on it. */
+  private readonly fieldIndexes = new Map<string, FieldIndex>();
 
   constructor(
     readonly db: string,
@@ -46,8 +49,9 @@ export class Collection {
   }
 
   /**
-   * Documents that may match `filter`: a Map lookup when the filter pins `_id`
-   * or a field with a full unique index, otherwise every document. Callers
+   * Documents that may match `filter`: a Map lookup when the filter pins `_id`,
+   * a field with a full unique index, or the leading field of another index;
+   * otherwise every document. Callers
    * still test each candidate against the whole filter.
    */
   candidates(filter: Doc): Iterable<Doc> {
@@ -71,6 +75,16 @@ export class Collection {
         return doc ? [doc] : [];
       });
     }
+    for (const [field, index] of this.fieldIndexes) {
+      if (!Object.hasOwn(filter, field)) continue;
+      const values = pinnedValues(filter[field]);
+      if (!values) continue;
+      const ids = new Set(values.flatMap((value) => [...index.lookup(value)]));
+      return [...ids].flatMap((id): Doc[] => {
+        const doc = this.docs.get(id);
+        return doc ? [doc] : [];
+      });
+    }
     return this.docs.values();
   }
 
@@ -83,6 +97,7 @@ export class Collection {
     }
     for (const index of this.uniqueIndexes.values()) index.check(doc, id);
     for (const index of this.uniqueIndexes.values()) index.add(doc, id);
+    for (const index of this.fieldIndexes.values()) index.add(doc, id);
     this.docs.set(id, doc);
     this.sink.record({ op: "put", db: this.db, coll: this.name, doc });
     return doc;
@@ -98,7 +113,7 @@ export class Collection {
       );
     }
     for (const index of this.uniqueIndexes.values()) index.check(next, id);
-    for (const index of this.uniqueIndexes.values()) {
+    for (const index of this.allIndexes()) {
       index.remove(current, id);
       index.add(next, id);
     }
@@ -109,7 +124,7 @@ export class Collection {
   remove(doc: Doc): void {
     const id = keyOf(doc._id);
     if (!this.docs.delete(id)) return;
-    for (const index of this.uniqueIndexes.values()) index.remove(doc, id);
+    for (const index of this.allIndexes()) index.remove(doc, id);
     this.sink.record({ op: "delete", db: this.db, coll: this.name, id: doc._id });
   }
 
@@ -151,6 +166,7 @@ export class Collection {
       this.uniqueIndexes.set(spec.name, index);
     }
     this.specs.set(spec.name, spec);
+    this.syncFieldIndexes();
     this.sink.record({ op: "createIndex", db: this.db, coll: this.name, spec });
     return true;
   }
@@ -162,6 +178,7 @@ export class Collection {
       throw new StoreError(ErrorCode.IndexNotFound, `index not found with name [${name}]`);
     }
     this.uniqueIndexes.delete(name);
+    this.syncFieldIndexes();
     this.sink.record({ op: "dropIndex", db: this.db, coll: this.name, name });
   }
 
@@ -169,11 +186,37 @@ export class Collection {
   restore(doc: Doc): void {
     const id = keyOf(doc._id);
     const previous = this.docs.get(id);
-    for (const index of this.uniqueIndexes.values()) {
+    for (const index of this.allIndexes()) {
       if (previous) index.remove(previous, id);
       index.add(doc, id);
     }
     this.docs.set(id, doc);
+  }
+
+  private *allIndexes(): Iterable<UniqueIndex | FieldIndex> {
+    yield* this.uniqueIndexes.values();
+    yield* this.fieldIndexes.values();
+  }
+
+  /** One field index per leading field of the current indexes, built from the documents held. */
+  private syncFieldIndexes(): void {
+    const wanted = new Set<string>();
+    for (const spec of this.specs.values()) {
+      const field = Object.keys(spec.key)[0];
+      const direction = field === undefined ? undefined : spec.key[field];
+      // Text, hashed and geo keys order nothing an equality lookup could use.
+      if (field !== undefined && field !== "_id" && typeof direction === "number")
+        wanted.add(field);
+    }
+    for (const field of this.fieldIndexes.keys()) {
+      if (!wanted.has(field)) this.fieldIndexes.delete(field);
+    }
+    for (const field of wanted) {
+      if (this.fieldIndexes.has(field)) continue;
+      const index = new FieldIndex(field);
+      for (const [id, doc] of this.docs) index.add(doc, id);
+      this.fieldIndexes.set(field, index);
+    }
   }
 
   /** Deletes documents whose TTL index date is older than `expireAfterSeconds`. */

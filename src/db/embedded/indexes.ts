@@ -1,9 +1,9 @@
 /**
- * Index definitions and the key maps that enforce unique indexes. Only unique
- * indexes keep entries (one Map per index, keyed by an exact serialization of
- * the indexed values) so a uniqueness check costs a hash lookup, not a scan.
- * Other indexes are metadata for listIndexes/Mongoose, except TTL, which the
- * store's expiry sweep reads.
+ * Index definitions, the key maps that enforce unique indexes (one Map per
+ * index, keyed by an exact serialization of the indexed values, so a uniqueness
+ * check costs a hash lookup, not a scan), and field maps that answer equality
+ * lookups on the leading field of the other indexes. TTL indexes are read by
+ * the store's expiry sweep.
  */
 
 import { badValue, ErrorCode, StoreError } from "./errors.ts";
@@ -142,6 +142,43 @@ export class UniqueIndex {
 
   private duplicateError(values: unknown[]): StoreError {
     return duplicateKeyError(this.ns, this.spec, this.fields, values);
+  }
+}
+
+/**
+ * Equality lookups on one field: value key → the `_id` keys of the documents holding it. Every
+ * document is in it (a missing field counts as null) and an array contributes each element, so
+ * the documents found for a scalar are exactly those an equality filter can match; the filter is
+ * still tested on each of them.
+ */
+export class FieldIndex {
+  private readonly entries = new Map<string, Set<string>>();
+
+  constructor(readonly field: string) {}
+
+  add(doc: Doc, id: string): void {
+    for (const key of this.keysFor(doc)) {
+      const ids = this.entries.get(key);
+      if (ids) ids.add(id);
+      else this.entries.set(key, new Set([id]));
+    }
+  }
+
+  remove(doc: Doc, id: string): void {
+    for (const key of this.keysFor(doc)) {
+      const ids = this.entries.get(key);
+      ids?.delete(id);
+      if (ids?.size === 0) this.entries.delete(key);
+    }
+  }
+
+  lookup(value: unknown): Iterable<string> {
+    return this.entries.get(keyOf(value)) ?? [];
+  }
+
+  private keysFor(doc: Doc): Set<string> {
+    const values = valuesAtPath(doc, this.field);
+    return new Set((values.length === 0 ? [null] : values).map(keyOf));
   }
 }
 
