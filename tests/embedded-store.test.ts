@@ -434,6 +434,35 @@ describe("unique indexes", () => {
   });
 });
 
+describe("expressions in filters, projections and updates", () => {
+  test("$expr, computed projections, $elemMatch and conditional $pull", async () => {
+    const sums = db.collection("expr_sums");
+    await sums.insertMany([
+      { n: 1, a: 2, b: 3, items: [{ k: 1 }, { k: 5 }] },
+      { n: 2, a: 5, b: 1, items: [{ k: 7 }] },
+    ]);
+    const bigger = await sums.find({ $expr: { $gt: ["$a", "$b"] } }).toArray();
+    expect(bigger.map((d) => d.n)).toEqual([2]);
+    const nested = await sums.find({ $or: [{ n: 9 }, { $expr: { $lt: ["$a", "$b"] } }] }).toArray();
+    expect(nested.map((d) => d.n)).toEqual([1]);
+    const computed = await sums
+      .find({}, { projection: { _id: 0, n: 1, total: { $add: ["$a", "$b"] } } })
+      .sort({ n: 1 })
+      .toArray();
+    expect(computed as unknown[]).toEqual([
+      { n: 1, total: 5 },
+      { n: 2, total: 6 },
+    ]);
+    const matched = await sums.findOne(
+      { n: 1 },
+      { projection: { _id: 0, items: { $elemMatch: { k: { $gt: 2 } } } } },
+    );
+    expect(matched as unknown).toEqual({ items: [{ k: 5 }] });
+    await sums.updateOne({ n: 1 }, { $pull: { items: { k: { $gte: 5 } } } as never });
+    expect((await sums.findOne({ n: 1 }))?.items).toEqual([{ k: 1 }]);
+  });
+});
+
 describe("non-unique indexes", () => {
   test("equality lookups through an index find what a scan finds, through every change", async () => {
     const indexed = db.collection("fi_indexed");

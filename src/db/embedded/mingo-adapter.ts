@@ -3,17 +3,52 @@
  * Scripting operators ($where, $function, $accumulator) are disabled: this
  * server must never execute code sent by a client.
  */
-import { Aggregator, update as mingoUpdate, updateOne as mingoUpdateOne, Query } from "mingo";
+// mingo's entry point (`Query`, `Aggregator`, `updateOne`) adds every operator to what it is given.
+import { Aggregator, updateOne as mingoUpdateOne, Query as QueryWithAllOperators } from "mingo";
+import { Context } from "mingo/core";
+import * as projectionOperators from "mingo/operators/projection";
+import * as queryOperators from "mingo/operators/query";
+import { Query } from "mingo/query";
 import type { CollectionResolver, Options } from "mingo/types";
-import type { Modifier, PipelineStage } from "mingo/updater";
+import { type Modifier, update as mingoUpdate, type PipelineStage } from "mingo/updater";
 import { badValue, toStoreError } from "./errors.ts";
-import type { Doc } from "./values.ts";
+import { type Doc, isPlainObject } from "./values.ts";
 
 const BASE_OPTIONS: Partial<Options> = { scriptEnabled: false, useStrictMode: true };
 
+/**
+ * mingo copies the operator tables of the context it is given for every query and every update.
+ * With all of them (hundreds of expression operators) that copy was the store's biggest cost on a
+ * busy write path, so plain filters, projections and update operators get a context with just the
+ * query and projection operators; anything that evaluates expressions ($expr, computed
+ * projections) gets them all.
+ */
+const LEAN_OPTIONS: Partial<Options> = {
+  ...BASE_OPTIONS,
+  context: Context.init({ query: queryOperators, projection: projectionOperators }),
+};
+const FULL_OPTIONS: Partial<Options> = BASE_OPTIONS;
+
+/** True when a filter uses `$expr` anywhere (inside $and/$or/$elemMatch too). */
+function usesExpressions(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(usesExpressions);
+  if (!isPlainObject(value)) return false;
+  return Object.entries(value).some(([key, inner]) => key === "$expr" || usesExpressions(inner));
+}
+
+/** Inclusion, exclusion, `$elemMatch` and `$slice` need no expression operators. */
+function isPlainProjection(projection: Doc): boolean {
+  return Object.values(projection).every((spec) => {
+    if (typeof spec === "number" || typeof spec === "boolean") return true;
+    if (!isPlainObject(spec)) return false;
+    const keys = Object.keys(spec);
+    return keys.length === 1 && (keys[0] === "$elemMatch" || keys[0] === "$slice");
+  });
+}
+
 export type Matcher = { test(doc: Doc): boolean };
 
-export function compileFilter(filter: unknown): Query {
+export function compileFilter(filter: unknown, projection?: Doc): Query {
   if (
     filter !== undefined &&
     filter !== null &&
@@ -22,7 +57,11 @@ export function compileFilter(filter: unknown): Query {
     throw badValue("filter must be an object");
   }
   try {
-    return new Query((filter ?? {}) as Doc, BASE_OPTIONS);
+    const lean = !usesExpressions(filter) && (!projection || isPlainProjection(projection));
+    const condition = (filter ?? {}) as Doc;
+    return lean
+      ? new Query(condition, LEAN_OPTIONS)
+      : new QueryWithAllOperators(condition, FULL_OPTIONS);
   } catch (error) {
     throw toStoreError(error);
   }
@@ -34,7 +73,7 @@ export function runPipeline(
   resolver: CollectionResolver,
 ): Doc[] {
   try {
-    const aggregator = new Aggregator(pipeline, { ...BASE_OPTIONS, collectionResolver: resolver });
+    const aggregator = new Aggregator(pipeline, { ...FULL_OPTIONS, collectionResolver: resolver });
     return aggregator.run(Array.isArray(docs) ? docs : Array.from(docs)) as Doc[];
   } catch (error) {
     throw toStoreError(error);
@@ -52,7 +91,7 @@ export function applyOperators(
     return mingoUpdate(doc, modifier as Modifier<Doc>, arrayFilters, condition, {
       // Stored documents are never mutated in place, so sharing operand values is safe.
       cloneMode: "none",
-      queryOptions: BASE_OPTIONS,
+      queryOptions: LEAN_OPTIONS,
     });
   } catch (error) {
     throw toStoreError(error);
@@ -63,7 +102,7 @@ export function applyOperators(
 export function applyPipelineUpdate(doc: Doc, pipeline: Doc[]): Doc {
   const holder = [doc];
   try {
-    mingoUpdateOne(holder, {}, pipeline as PipelineStage[], { cloneMode: "none" }, BASE_OPTIONS);
+    mingoUpdateOne(holder, {}, pipeline as PipelineStage[], { cloneMode: "none" }, FULL_OPTIONS);
   } catch (error) {
     throw toStoreError(error);
   }

@@ -33,7 +33,7 @@ export function findDocs(
 /** Applies a find-style projection; the filter is needed for positional (`a.$`) projections. */
 export function project(docs: Doc[], filter: Doc, projection: Doc): Doc[] {
   if (Object.keys(projection).length === 0 || docs.length === 0) return docs;
-  const projected = compileFilter(filter).find<Doc>(docs, projection).all();
+  const projected = compileFilter(filter, projection).find<Doc>(docs, projection).all();
   if (projected.length === docs.length) {
     projected.forEach((doc, i) => {
       setHints(doc, hintsOf(docs[i] as Doc));
