@@ -88,7 +88,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(
       authModule({
         auth,
-        service: new AuthService({ users, tokens, clerk }),
+        service: new AuthService({ users, tokens, clerk, limiter: realtime.limiter }),
         production: config.nodeEnv === "production",
       }),
     )

@@ -160,6 +160,26 @@ describe("login", () => {
   });
 });
 
+describe("guessing passwords", () => {
+  test("a burst of logins for one email → 429 RATE_LIMITED with Retry-After; other emails unaffected", async () => {
+    const target = await registerUser(server.api);
+    const bystander = await registerUser(server.api);
+    const attempts = await Promise.all(
+      Array.from({ length: 15 }, () => login({ email: target.email, password: "wrong password" })),
+    );
+    const limited = attempts.filter((r) => r.status === 429);
+    expect(attempts.filter((r) => r.status === 401).length).toBe(10);
+    expect(limited.length).toBe(5);
+    expect(limited[0]!.body).toMatchObject({ code: "RATE_LIMITED" });
+    expect(Number(limited[0]!.headers.get("retry-after"))).toBeGreaterThan(0);
+    // While throttled, even the right password is not checked.
+    const right = await login({ email: target.email, password: "correct horse battery" });
+    expect(right.status).toBe(429);
+    const other = await login({ email: bystander.email, password: "correct horse battery" });
+    expect(other.status).toBe(200);
+  });
+});
+
 describe("me and logout", () => {
   test("GET /api/auth/me with a Bearer token → { user }", async () => {
     const user = await registerUser(server.api, "Me Bearer");

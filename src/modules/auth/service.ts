@@ -1,4 +1,5 @@
-import { UnauthorizedError } from "../../errors.ts";
+import { RateLimitedError, UnauthorizedError } from "../../errors.ts";
+import type { RateLimiter, RateRule } from "../../realtime/rate-limit.ts";
 import type { PublicUser } from "../users/model.ts";
 import { toUserJson, type UsersService } from "../users/service.ts";
 import type { ClerkGateway } from "./clerk.ts";
@@ -12,7 +13,15 @@ export interface AuthServiceDeps {
   users: UsersService;
   tokens: BuiltInTokens;
   clerk: ClerkGateway | null;
+  /** Counts login attempts per email (across instances when Redis is configured). */
+  limiter: RateLimiter;
 }
+
+/**
+ * Password guessing against one account: ten tries at once, then one every ten seconds. Keyed by
+ * email, not by address, since behind a load balancer every client shares one.
+ */
+const LOGIN_RULE: RateRule = { burst: 10, perSecond: 0.1 };
 
 /** Built-in accounts (register, login) and syncing a Clerk user on demand. */
 export class AuthService {
@@ -34,6 +43,9 @@ export class AuthService {
   }
 
   async login(body: LoginBody): Promise<Session> {
+    if (!(await this.deps.limiter.take(`login:${body.email}`, LOGIN_RULE))) {
+      throw new RateLimitedError(Math.ceil(1 / LOGIN_RULE.perSecond));
+    }
     const account = await this.deps.users.findWithPassword(body.email);
     const hash = account?.passwordHash ?? (await this.dummyHash);
     const valid = await Bun.password.verify(body.password, hash);

@@ -1,6 +1,6 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
-import { AppError } from "../../errors.ts";
+import { AppError, RateLimitedError } from "../../errors.ts";
 import type { Logger } from "../../plugins/logger.ts";
 import { encodeFrame, type Hub } from "../../realtime/hub.ts";
 import type { Presence, PresenceChange } from "../../realtime/presence.ts";
@@ -272,7 +272,7 @@ export class RealtimeGateway {
 
   private async limit(key: string, rule: RateRules[keyof RateRules]): Promise<void> {
     if (!(await this.deps.limiter.take(key, rule))) {
-      throw new AppError(429, "RATE_LIMITED", "Too many events; slow down");
+      throw new RateLimitedError(Math.ceil(1 / rule.perSecond));
     }
   }
 
