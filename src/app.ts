@@ -97,7 +97,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(
       webhooksModule({
         signingSecret: config.clerk.webhookSigningSecret,
-        events: new ClerkEvents({ users, stream, log }),
+        events: new ClerkEvents({ users, stream, hub: realtime.hub, log }),
       }),
     )
     .use(chatsModule({ auth, chats }))
@@ -105,7 +105,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(sessionsModule({ auth, sessions }))
     .use(realtimeModule({ auth, gateway }))
     .onStart(({ server }) => {
-      if (server) realtime.attach(server);
+      if (server) realtime.attach(server, (message) => gateway.control(message));
       cleanup?.start();
     })
     .decorate("shutdown", async (closeActiveConnections = false) => {

@@ -389,6 +389,25 @@ describe("POST /api/webhooks/clerk", () => {
     expect((await deliver(event)).status).toBe(200);
   });
 
+  test("user.deleted closes the user's open sockets: a deleted account cannot keep sending", async () => {
+    const id = clerkId();
+    const token = await sessionToken(keys, id, { claims: { name: "Leaving" } });
+    const friend = await registerUser(server.api);
+    const chat = await server.api(`/api/chats/with/${friend.id}`, { method: "POST", token });
+    const chatId = chat.body.chat._id;
+    const socket = await server.socket(token);
+    socket.send("send-message", { chatId, text: "still here" });
+    await socket.next("message-sent");
+
+    const deleted = {
+      type: "user.deleted",
+      object: "event",
+      data: { object: "user", id, deleted: true },
+    };
+    expect((await deliver(deleted)).status).toBe(200);
+    expect(await socket.closed()).toBe(1008);
+  });
+
   test("other event types → 200, ignored", async () => {
     const res = await deliver({
       type: "session.created",

@@ -34,6 +34,11 @@ export class Hub {
       this.broker.publish(topics.chat(chatId, userId), frame);
   }
 
+  /** Closes every socket of the user, on every instance (their account is gone). */
+  disconnectUser(userId: string): void {
+    this.broker.publish(topics.control, JSON.stringify({ disconnect: userId }));
+  }
+
   /** To the sockets that joined the session, for each of `recipientIds`. */
   toSession(sessionId: string, recipientIds: Iterable<string>, event: string, data: unknown): void {
     const frame = encodeFrame(event, data);

@@ -9,6 +9,7 @@ import { RedisConnection } from "./redis/connection.ts";
 import { RedisPresence } from "./redis/presence.ts";
 import { RedisRateLimiter } from "./redis/rate-limit.ts";
 import { loadScripts } from "./redis/script.ts";
+import { topics } from "./topics.ts";
 
 /** The realtime backbone: one broker, the hub over it, presence and rate limits. */
 export interface Realtime {
@@ -16,9 +17,23 @@ export interface Realtime {
   hub: Hub;
   presence: Presence;
   limiter: RateLimiter;
-  /** Hands the listening server to the broker; call once `listen` has returned. */
-  attach(server: Publisher): void;
+  /**
+   * Hands the listening server to the broker; call once `listen` has returned. What the broker
+   * delivers on the control topic goes to `onControl` instead of to sockets.
+   */
+  attach(server: Publisher, onControl: (message: string) => void): void;
   close(): Promise<void>;
+}
+
+/** Routes the control topic to the gateway and everything else to the sockets. */
+function withControl(server: Publisher, onControl: (message: string) => void): Publisher {
+  return {
+    publish(topic, data) {
+      if (topic !== topics.control) return server.publish(topic, data);
+      onControl(data);
+      return 0;
+    },
+  };
 }
 
 /** Tuning for the Redis implementations; the defaults are for production. */
@@ -48,7 +63,7 @@ export function createRealtime(
     hub: new Hub(broker),
     presence,
     limiter,
-    attach: (server) => broker.attach(server),
+    attach: (server, onControl) => broker.attach(withControl(server, onControl)),
     async close() {
       await Promise.all([broker.close(), presence.close(), limiter.close()]);
     },
@@ -79,7 +94,7 @@ function redisRealtime(url: string, log: Logger, options: RealtimeOptions): Real
     hub: new Hub(broker),
     presence,
     limiter,
-    attach: (server) => broker.attach(server),
+    attach: (server, onControl) => broker.attach(withControl(server, onControl)),
     async close() {
       // Presence first: leaving announces this instance's users, which needs the broker.
       await presence.close();

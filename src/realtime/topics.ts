@@ -8,4 +8,6 @@ export const topics = {
   user: (userId: string) => `user:${userId}`,
   chat: (chatId: string, userId: string) => `chat:${chatId}:${userId}`,
   session: (sessionId: string, userId: string) => `session:${sessionId}:${userId}`,
+  /** Not a socket topic: instructions to every instance's gateway (see Realtime.attach). */
+  control: "control",
 };

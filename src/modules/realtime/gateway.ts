@@ -161,6 +161,21 @@ export class RealtimeGateway {
     }
   }
 
+  /** Instructions from any instance through the hub: so far, closing a deleted user's sockets. */
+  control(message: string): void {
+    let instruction: { disconnect?: unknown };
+    try {
+      instruction = JSON.parse(message);
+    } catch {
+      this.deps.log.warn("ignored a malformed control message");
+      return;
+    }
+    if (typeof instruction.disconnect !== "string") return;
+    for (const [connection, state] of this.sockets) {
+      if (state.user.id === instruction.disconnect) connection.close(1008, "Account deleted");
+    }
+  }
+
   /** Closes every socket, e.g. with 1001 when the server goes away. */
   closeAll(code: number, reason: string): void {
     for (const connection of this.sockets.keys()) connection.close(code, reason);

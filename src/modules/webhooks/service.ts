@@ -1,5 +1,6 @@
 import type { UserDeletedJSON, UserJSON, WebhookEvent } from "@clerk/backend";
 import type { Logger } from "../../plugins/logger.ts";
+import type { Hub } from "../../realtime/hub.ts";
 import { profileFromClerkUser } from "../auth/clerk.ts";
 import { type StreamService, streamUserId } from "../stream/service.ts";
 import { type StoredUser, toUserJson, type UsersService } from "../users/service.ts";
@@ -7,6 +8,7 @@ import { type StoredUser, toUserJson, type UsersService } from "../users/service
 export interface ClerkEventsDeps {
   users: UsersService;
   stream: StreamService | null;
+  hub: Hub;
   log: Logger;
 }
 
@@ -49,6 +51,8 @@ export class ClerkEvents {
     if (!data.id) return;
     const removed = await this.deps.users.deleteByClerkId(data.id);
     this.deps.log.info({ clerkId: data.id, removed: Boolean(removed) }, "Clerk user deleted");
+    // Open sockets were authorized for an account that no longer exists.
+    if (removed) this.deps.hub.disconnectUser(String(removed._id));
     // Also when nothing was stored any more: a retry after a Stream failure must still reach Stream.
     await this.deps.stream?.deleteUsers([data.id]);
   }
