@@ -58,15 +58,24 @@ export function createRealtime(
   const broker = new LocalBroker();
   const presence = new MemoryPresence();
   const limiter = new MemoryRateLimiter();
+  return realtimeOf(broker, presence, limiter, async () => {
+    await Promise.all([broker.close(), presence.close(), limiter.close()]);
+  });
+}
+
+function realtimeOf(
+  broker: Broker,
+  presence: Presence,
+  limiter: RateLimiter,
+  close: () => Promise<void>,
+): Realtime {
   return {
     broker,
     hub: new Hub(broker),
     presence,
     limiter,
     attach: (server, onControl) => broker.attach(withControl(server, onControl)),
-    async close() {
-      await Promise.all([broker.close(), presence.close(), limiter.close()]);
-    },
+    close,
   };
 }
 
@@ -89,17 +98,10 @@ function redisRealtime(url: string, log: Logger, options: RealtimeOptions): Real
   const limiter = new RedisRateLimiter(commands, namespace);
   log.info({ instanceId }, "realtime: scaling out through redis");
   commands.start();
-  return {
-    broker,
-    hub: new Hub(broker),
-    presence,
-    limiter,
-    attach: (server, onControl) => broker.attach(withControl(server, onControl)),
-    async close() {
-      // Presence first: leaving announces this instance's users, which needs the broker.
-      await presence.close();
-      await Promise.all([broker.close(), limiter.close()]);
-      await commands.close();
-    },
-  };
+  return realtimeOf(broker, presence, limiter, async () => {
+    // Presence first: leaving announces this instance's users, which needs the broker.
+    await presence.close();
+    await Promise.all([broker.close(), limiter.close()]);
+    await commands.close();
+  });
 }

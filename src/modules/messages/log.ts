@@ -1,5 +1,6 @@
 import { Types } from "mongoose";
 import type { Models } from "../../db/models/index.ts";
+import type { MessageDoc } from "../../db/models/message.ts";
 import { ConflictError } from "../../errors.ts";
 import type { PopulatedMessage } from "./serialize.ts";
 
@@ -11,15 +12,8 @@ export interface Draft {
   clientId?: string;
 }
 
-export interface StoredMessage {
-  _id: Types.ObjectId;
-  chat: Types.ObjectId;
-  sender: Types.ObjectId;
-  text: string;
-  seq: number;
-  clientId?: string;
-  createdAt: Date;
-}
+/** A message as the log writes it (its `updatedAt` is its `createdAt`). */
+export type StoredMessage = Omit<MessageDoc, "updatedAt">;
 
 /** Stored now, or the sender's earlier message with the same `clientId` (nothing stored). */
 export type Appended =
