@@ -7,7 +7,7 @@ import type { ChatService } from "./service.ts";
 export function chatsModule({ auth, chats }: { auth: AuthPlugin; chats: ChatService }) {
   return new Elysia({ name: "chats", prefix: "/api/chats", detail: { tags: ["chats"] } })
     .use(auth)
-    .get("/", async ({ user }) => ({ chats: await chats.listFor(user.id) }), {
+    .get("", async ({ user }) => ({ chats: await chats.listFor(user.id) }), {
       auth: true,
       response: t.Object({ chats: t.Array(Chat) }),
       detail: { summary: "The caller's chats, most recent activity first" },
