@@ -25,6 +25,7 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 /** A socket whose unsent data stays above this for BACKPRESSURE_GRACE_MS is closed with 1013. */
 export const SEND_BUFFER_LIMIT = 1024 * 1024;
 const BACKPRESSURE_GRACE_MS = 2000;
+const TOO_SLOW = "Too slow to keep up; reconnect and resume";
 /** How many missed messages one replay page holds; replay pages until caught up. */
 const REPLAY_PAGE = 100;
 
@@ -309,7 +310,16 @@ export class RealtimeGateway {
   private send(state: SocketState, event: string, data: unknown, ref?: string): void {
     const frame =
       ref === undefined ? encodeFrame(event, data) : JSON.stringify({ event, data, ref });
-    state.connection.send(frame);
+    // Bun's answer: bytes written, -1 when queued behind unsent data, 0 when dropped.
+    const written = state.connection.send(frame);
+    if (written === 0) {
+      // The client would silently miss this frame; it must reconnect and resume instead.
+      state.connection.close(1013, TOO_SLOW);
+    } else if (written === -1 && state.overLimitSince === undefined) {
+      // Start the grace period now rather than at the next sweep.
+      if (state.connection.getBufferedAmount() > SEND_BUFFER_LIMIT)
+        state.overLimitSince = Date.now();
+    }
   }
 
   private sendError(state: SocketState, error: unknown, ref: string | undefined): void {
@@ -333,7 +343,7 @@ export class RealtimeGateway {
       } else if (state.overLimitSince === undefined) {
         state.overLimitSince = now;
       } else if (now - state.overLimitSince >= BACKPRESSURE_GRACE_MS) {
-        state.connection.close(1013, "Too slow to keep up; reconnect and resume");
+        state.connection.close(1013, TOO_SLOW);
       }
     }
   }
