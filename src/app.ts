@@ -52,7 +52,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
   const authenticator = new Authenticator({ tokens, clerk, users, log });
   const auth = authPlugin(authenticator);
   const realtime = createRealtime(config, log, tuning);
-  const chats = new ChatService(models, realtime.hub);
+  const chats = new ChatService(models, realtime.hub, realtime.presence);
   const messages = new MessageService(models, realtime.hub, chats);
   const cleanup = stream
     ? new StreamCleanup({ models, stream, clock, log, intervalMs: config.streamCleanupIntervalMs })

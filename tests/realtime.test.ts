@@ -74,6 +74,23 @@ describe("two users, three sockets", () => {
     await b1.close();
   });
 
+  test("two online users who open a chat start seeing each other's presence at once", async () => {
+    const [a, b] = await Promise.all([registerUser(server.api), registerUser(server.api)]);
+    const [sa, sb] = await Promise.all([server.socket(a.token), server.socket(b.token)]);
+    expect((await sa.next("online-users")).data.userIds).toEqual([]);
+    expect((await sb.next("online-users")).data.userIds).toEqual([]);
+    await chatBetween(server.api, a, b);
+    expect((await sa.next("user-online")).data).toEqual({ userId: b.id });
+    expect((await sb.next("user-online")).data).toEqual({ userId: a.id });
+    // Opening it again changes nothing.
+    await chatBetween(server.api, b, a);
+    await Bun.sleep(100);
+    expect(sa.frames.filter((f) => f.event === "user-online")).toHaveLength(1);
+    await sb.close();
+    expect((await sa.next("user-offline")).data).toEqual({ userId: b.id });
+    await sa.close();
+  });
+
   test("message-sent comes only once the message is readable through REST", async () => {
     const { a, chatId } = await pair();
     const socket = await server.socket(a.token);

@@ -4,6 +4,7 @@ import { pairKeyOf } from "../../db/models/chat.ts";
 import type { Models } from "../../db/models/index.ts";
 import { BadRequestError, NotFoundError } from "../../errors.ts";
 import type { Hub } from "../../realtime/hub.ts";
+import type { Presence } from "../../realtime/presence.ts";
 import { type MessageJson, messageJson, type PopulatedMessage } from "../messages/serialize.ts";
 import type { PublicUser } from "../users/model.ts";
 import { type StoredUser, toUserJson } from "../users/service.ts";
@@ -31,6 +32,7 @@ export class ChatService {
   constructor(
     private readonly models: Models,
     private readonly hub: Hub,
+    private readonly presence: Presence,
   ) {}
 
   /** The chat's participants, if `userId` is one of them; otherwise NOT_FOUND (existence is not leaked). */
@@ -77,12 +79,24 @@ export class ChatService {
         if ((error as { code?: number }).code !== 11000) throw error;
       }
     }
+    // Presence is a courtesy here: the chat exists whether or not the announcement goes out.
+    if (created) await this.introduce(userId, otherId).catch(() => undefined);
     const chat = await this.models.Chat.findOne({ pairKey })
       .populate("participants")
       .populate({ path: "lastMessage", populate: { path: "sender", select: "name avatar" } })
       .lean();
     if (!chat) throw notFound();
     return { chat: this.toJson(chat as unknown as PopulatedChat, userId), created };
+  }
+
+  /**
+   * Two users who now share a chat are each other's presence audience: whoever of them is online
+   * is announced to the other right away, as a reconnect would have shown.
+   */
+  private async introduce(a: string, b: string): Promise<void> {
+    const online = new Set(await this.presence.online([a, b]));
+    if (online.has(a)) this.hub.toUser(b, "user-online", { userId: a });
+    if (online.has(b)) this.hub.toUser(a, "user-online", { userId: b });
   }
 
   /** Moves the caller's read mark forward (never back, never past the last message). */
