@@ -306,6 +306,36 @@ describe("PATCH /api/sessions/:id", () => {
   });
 });
 
+describe("PATCH /api/sessions/:id with Stream", () => {
+  test("the call's custom data follows the change", async () => {
+    const [host] = await users(server, 1);
+    const session = await createSession(server.api, host!, { difficulty: "easy" });
+    const problem = uniqueProblem("Renamed");
+    const res = await server.api(`/api/sessions/${session._id}`, {
+      method: "PATCH",
+      token: host!.token,
+      body: { problem, difficulty: "hard" },
+    });
+    expect(res.status).toBe(200);
+    expect(stream.videoCalls.get(CALL(session.callId))).toMatchObject({
+      custom: { sessionId: session._id, problem, difficulty: "hard" },
+    });
+  });
+
+  test("Stream failing on the update → the change stands, 200", async () => {
+    const [host] = await users(server, 1);
+    const session = await createSession(server.api, host!);
+    stream.failNext(`PATCH /api/v2/video/call/default/${session.callId}`);
+    const res = await server.api(`/api/sessions/${session._id}`, {
+      method: "PATCH",
+      token: host!.token,
+      body: { difficulty: "hard" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.session.difficulty).toBe("hard");
+  });
+});
+
 describe("DELETE /api/sessions/:id", () => {
   test("the host deletes an empty session, and its Stream call and channel go too", async () => {
     const [host, guest] = await users(server, 2);

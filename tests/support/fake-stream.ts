@@ -145,6 +145,15 @@ export function fakeStream(
 
     // Video calls.
     const callPath = /^\/api\/v2\/video\/call\/([^/]+)\/([^/]+)(\/delete)?$/.exec(path);
+    if (callPath && method === "PATCH" && !callPath[3]) {
+      const cid = `${callPath[1]}:${callPath[2]}`;
+      const existing = videoCalls.get(cid);
+      if (!existing) return streamError(404, "call does not exist");
+      const before = (existing.custom ?? {}) as Record<string, unknown>;
+      const custom = body?.custom ? { custom: { ...before, ...body.custom } } : {};
+      videoCalls.set(cid, { ...existing, ...custom });
+      return ok({ call: callResponse(cid, videoCalls.get(cid)!), members: [] });
+    }
     if (callPath && method === "POST") {
       const m = callPath;
       const cid = `${m[1]}:${m[2]}`;

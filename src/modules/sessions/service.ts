@@ -218,6 +218,7 @@ export class SessionService {
     ).lean();
     if (!updated) await this.explainHostMiss(id, userId, "change");
     const session = await this.read(id);
+    await this.describeCall(session);
     this.announce(session);
     return session;
   }
@@ -420,7 +421,6 @@ export class SessionService {
         $or: [{ host: from }, { participant: from }],
       },
       { $set: { "code.language": language, "code.text": text, "code.version": version } },
-      // No projection: the embedded store re-applies the filter to a projected post-image.
       { returnDocument: "after" },
     ).lean();
     if (!updated) {
@@ -443,6 +443,21 @@ export class SessionService {
   }
 
   // Helpers.
+
+  /**
+   * Keeps the Stream call's custom data in step with the session. The session is the truth: if
+   * Stream fails, the change stands and the call keeps its old description.
+   */
+  private async describeCall(session: SessionJson): Promise<void> {
+    const { stream, log } = this.deps;
+    if (!stream) return;
+    const { _id: sessionId, problem, difficulty, callId } = session;
+    try {
+      await stream.updateCall(callId, { sessionId, problem, difficulty });
+    } catch {
+      log.warn({ sessionId }, "Stream call description not updated");
+    }
+  }
 
   /** `session-updated` to the host and the participant, plus anyone in `also`. */
   private announce(session: SessionJson, also: string[] = []): void {
