@@ -103,7 +103,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(chatsModule({ auth, chats }))
     .use(messagesModule({ auth, messages }))
     .use(sessionsModule({ auth, sessions }))
-    .use(realtimeModule({ auth, gateway }))
+    .use(realtimeModule({ auth, gateway, allowedOrigins: config.corsOrigins }))
     .onStart(({ server }) => {
       if (server) realtime.attach(server, (message) => gateway.control(message));
       cleanup?.start();

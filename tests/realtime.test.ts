@@ -24,6 +24,29 @@ describe("the upgrade", () => {
     expect(await upgradeStatus(`${server.url}/ws?token=not.a.token`)).toBe(401);
   });
 
+  test("a cookie opens a socket only from an allowed origin (no cross-site socket hijacking)", async () => {
+    const { a } = await pair();
+    const cookie = `token=${a.token}`;
+    const evil = await upgradeStatus(`${server.url}/ws`, {
+      cookie,
+      origin: "https://evil.example",
+    });
+    expect(evil).toBe(403);
+    const own = new WebSocket(`${server.url.replace("http", "ws")}/ws`, {
+      headers: { cookie, origin: "http://localhost:5173" },
+    } as unknown as string[]);
+    const first = await new Promise<string>((resolve, reject) => {
+      own.onmessage = (message) => resolve(JSON.parse(String(message.data)).event);
+      own.onerror = () => reject(new Error("the allowed origin was refused"));
+    });
+    expect(first).toBe("online-users");
+    own.close();
+    // An explicit token is no ambient credential: it works from anywhere.
+    const explicit = await server.socket(a.token);
+    await explicit.next("online-users");
+    await explicit.close();
+  });
+
   test("a valid ?token= opens a socket that first hears online-users", async () => {
     const { a } = await pair();
     const socket = await server.socket(a.token);

@@ -63,6 +63,12 @@ export function tokenFromRequest(request: Request): string | undefined {
   return undefined;
 }
 
+/** True when the token is the cookie: a credential the browser sends on its own, from any page. */
+export function isCookieAuthenticated(request: Request): boolean {
+  if (request.headers.get("authorization")) return false;
+  return cookieValue(request.headers.get("cookie"), TOKEN_COOKIE) !== undefined;
+}
+
 export interface AuthenticatorDeps {
   tokens: BuiltInTokens;
   /** Null when Clerk is not configured. */

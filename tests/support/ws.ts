@@ -111,9 +111,13 @@ export function openSocket(url: string): Promise<TestSocket> {
 }
 
 /** Tries an upgrade and reports the HTTP status when the server refuses it. */
-export async function upgradeStatus(httpUrl: string): Promise<number> {
+export async function upgradeStatus(
+  httpUrl: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
   const response = await fetch(httpUrl, {
     headers: {
+      ...headers,
       connection: "Upgrade",
       upgrade: "websocket",
       "sec-websocket-version": "13",
