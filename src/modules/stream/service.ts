@@ -81,7 +81,9 @@ export class StreamService {
 
   /** Replaces the call's custom data fields given in `custom`. */
   async updateCall(callId: string, custom: Record<string, unknown>): Promise<void> {
-    await this.call("update call", () => this.video.video.call(CALL_TYPE, callId).update({ custom }));
+    await this.call("update call", () =>
+      this.video.video.call(CALL_TYPE, callId).update({ custom }),
+    );
   }
 
   /** With `missingOk`, a call that is already gone counts as deleted (retries are idempotent). */
