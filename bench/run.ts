@@ -185,6 +185,19 @@ async function startApp(mongodbUri: string, env: Record<string, string> = {}): P
   return { child, port, http, ws: `ws://127.0.0.1:${port}/ws` };
 }
 
+/** Runs a workload on a server just started, and stops the server whatever happens. */
+async function measure<R>(
+  server: Promise<Server>,
+  run: (server: Server) => Promise<R>,
+): Promise<R> {
+  const started = await server;
+  try {
+    return await run(started);
+  } finally {
+    await started.child.stop();
+  }
+}
+
 async function startBaseline(): Promise<Server> {
   const port = freePort();
   const child = spawnChild({
@@ -602,20 +615,11 @@ async function main() {
 
   if (only.has("broadcast")) {
     // Typing is limited to 5/s per user by default; the bench measures fan-out, not the limiter.
-    const app = await startApp(database.uri, { RATE_LIMIT_MULTIPLIER: "10000" });
-    let appRun: Awaited<ReturnType<typeof broadcastRun>>;
-    try {
-      appRun = await broadcastRun(app, seeded, false);
-    } finally {
-      await app.child.stop();
-    }
-    const base = await startBaseline();
-    let baseRun: Awaited<ReturnType<typeof broadcastRun>>;
-    try {
-      baseRun = await broadcastRun(base, seeded, true);
-    } finally {
-      await base.child.stop();
-    }
+    const appRun = await measure(
+      startApp(database.uri, { RATE_LIMIT_MULTIPLIER: "10000" }),
+      (app) => broadcastRun(app, seeded, false),
+    );
+    const baseRun = await measure(startBaseline(), (base) => broadcastRun(base, seeded, true));
     const ratio = appRun.deliveriesPerSecond / baseRun.deliveriesPerSecond;
     results.broadcast = { app: appRun, baseline: baseRun, ratio: round(ratio, 3) };
     log(
@@ -633,20 +637,10 @@ async function main() {
   }
 
   if (only.has("connections")) {
-    const app = await startApp(database.uri);
-    let appRun: Awaited<ReturnType<typeof connectionsRun>>;
-    try {
-      appRun = await connectionsRun(app, seeded, false);
-    } finally {
-      await app.child.stop();
-    }
-    const base = await startBaseline();
-    let baseRun: Awaited<ReturnType<typeof connectionsRun>>;
-    try {
-      baseRun = await connectionsRun(base, seeded, true);
-    } finally {
-      await base.child.stop();
-    }
+    const appRun = await measure(startApp(database.uri), (app) =>
+      connectionsRun(app, seeded, false),
+    );
+    const baseRun = await measure(startBaseline(), (base) => connectionsRun(base, seeded, true));
     const ratio = appRun.bytesPerSocket / baseRun.bytesPerSocket;
     results.connections = { app: appRun, baseline: baseRun, ratio: round(ratio, 3) };
     log(
