@@ -396,15 +396,22 @@ describe.skipIf(!redisServerInstalled)("Redis goes away and comes back", () => {
     await redis.restart();
     await Promise.all([readyBecomes(p.url, 200), readyBecomes(q.url, 200)]);
 
-    // Across instances again, exactly once.
-    erinOnP.send("send-message", { chatId: erinFrank, text: "redis is back" });
-    const back = await frankOnQ.next("new-message", (m) => m.text === "redis is back");
-    expect(back.data.seq).toBe(2);
-    // The restarted Redis was empty: P wrote its sockets back, so Q sees Erin online.
+    // Frank never heard "stored while down": every socket is told to reconnect and resume.
+    for (const socket of [erinOnP, ginaOnP, frankOnQ]) expect(await socket.closed()).toBe(1012);
+    const erinAgain = await p.socket(erin.token);
     const frankAgain = await q.socket(frank.token);
+    // The restarted Redis was empty: P wrote its sockets back, so Q sees Erin online.
     expect((await frankAgain.next("online-users")).data.userIds).toEqual([erin.id]);
+    frankAgain.send("join-chat", { chatId: erinFrank, after: 0 });
+    const missed = await frankAgain.next("new-message");
+    expect(missed.data).toMatchObject({ text: "stored while down", seq: 1 });
+
+    // Across instances again, exactly once.
+    erinAgain.send("send-message", { chatId: erinFrank, text: "redis is back" });
+    const back = await frankAgain.next("new-message", (m) => m.text === "redis is back");
+    expect(back.data.seq).toBe(2);
     await Bun.sleep(100);
-    expect(events(frankOnQ, "new-message", (m) => m.text === "redis is back")).toHaveLength(1);
-    await Promise.all([erinOnP.close(), ginaOnP.close(), frankOnQ.close(), frankAgain.close()]);
+    expect(events(frankAgain, "new-message", (m) => m.text === "redis is back")).toHaveLength(1);
+    await Promise.all([erinAgain.close(), frankAgain.close()]);
   });
 });

@@ -13,6 +13,11 @@ export interface Broker {
   publish(topic: string, message: string): void;
   /** False while the broker cannot reach its backing service (always true for the local one). */
   healthy(): boolean;
+  /**
+   * Called when fan-out works again after an outage, during which this instance's sockets may
+   * have missed events published elsewhere (never, for the local broker).
+   */
+  onRecovered(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +35,10 @@ export class LocalBroker implements Broker {
 
   healthy(): boolean {
     return true;
+  }
+
+  onRecovered(): void {
+    // One process: nothing to miss.
   }
 
   async close(): Promise<void> {

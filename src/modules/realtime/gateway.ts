@@ -2,6 +2,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import { AppError, RateLimitedError } from "../../errors.ts";
 import type { Logger } from "../../plugins/logger.ts";
+import type { Broker } from "../../realtime/broker.ts";
 import { encodeFrame, type Hub } from "../../realtime/hub.ts";
 import type { Presence, PresenceChange } from "../../realtime/presence.ts";
 import { RATE_RULES, type RateLimiter, type RateRules } from "../../realtime/rate-limit.ts";
@@ -53,6 +54,7 @@ class FrameError extends AppError {
 }
 
 export interface GatewayDeps {
+  broker: Broker;
   hub: Hub;
   presence: Presence;
   limiter: RateLimiter;
@@ -80,6 +82,11 @@ export class RealtimeGateway {
     this.sweep = setInterval(() => this.closeSlowSockets(), 500);
     this.sweep.unref();
     deps.presence.onChange((change) => this.announce(change));
+    // While fan-out was down, events published on other instances never reached these sockets.
+    // Their clients reconnect and resume with after=<seq> rather than miss messages silently.
+    deps.broker.onRecovered(() =>
+      this.closeAll(1012, "Reconnect and resume: events may be missing"),
+    );
   }
 
   /**

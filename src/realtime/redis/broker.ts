@@ -31,6 +31,9 @@ export class RedisBroker implements Broker {
   private server: Publisher | undefined;
   /** Held by the one subscription: a subscribed connection can run nothing else. */
   private readonly subscriber: RedisConnection;
+  /** False until the first subscription: only a later one follows an outage. */
+  private subscribedBefore = false;
+  private readonly recoveryListeners: (() => void)[] = [];
 
   constructor(
     url: string,
@@ -44,7 +47,15 @@ export class RedisBroker implements Broker {
       log,
       setup: (client) => client.subscribe(channel, this.receive),
     });
+    this.subscriber.onReady(() => {
+      if (this.subscribedBefore) for (const listener of this.recoveryListeners) listener();
+      this.subscribedBefore = true;
+    });
     this.subscriber.start();
+  }
+
+  onRecovered(listener: () => void): void {
+    this.recoveryListeners.push(listener);
   }
 
   private readonly receive = (payload: string): void => {
