@@ -166,14 +166,7 @@ export class MessageLog {
     const newest = new Map<string, StoredMessage>();
     for (const doc of docs) newest.set(String(doc.chat), doc);
     await this.models.Chat.bulkWrite(
-      [...newest.values()].map((doc) => ({
-        updateOne: {
-          filter: { _id: doc.chat, lastSeq: { $lt: doc.seq } },
-          update: {
-            $set: { lastSeq: doc.seq, lastMessage: doc._id, lastMessageAt: doc.createdAt },
-          },
-        },
-      })),
+      [...newest.values()].map((doc) => ({ updateOne: summaryUpdate(doc) })),
       { ordered: false },
     );
     for (const [chatId, doc] of newest) this.remember(chatId, doc.seq);
@@ -242,6 +235,16 @@ export class MessageLog {
     return false;
   }
 
+  /**
+   * Moves a chat's summary up to a message stored earlier, if it is not there yet: a process that
+   * died between storing a message and updating its chat left `lastSeq`, `lastMessage` and the
+   * unread counts behind, and the message's resend is the first to know.
+   */
+  async catchUp(message: Pick<StoredMessage, "_id" | "chat" | "seq" | "createdAt">): Promise<void> {
+    const { filter, update } = summaryUpdate(message);
+    await this.models.Chat.updateOne(filter, update);
+  }
+
   async byClientId(senderId: string, clientId: string): Promise<PopulatedMessage | null> {
     return (await this.models.Message.findOne({ sender: senderId, clientId })
       .populate("sender", "name avatar")
@@ -288,6 +291,20 @@ export class MessageLog {
       if (oldest !== undefined) this.lastSeq.delete(oldest);
     }
   }
+}
+
+/** A chat's summary moves to `message` unless it is already there or further on. */
+function summaryUpdate(message: Pick<StoredMessage, "_id" | "chat" | "seq" | "createdAt">) {
+  return {
+    filter: { _id: message.chat, lastSeq: { $lt: message.seq } },
+    update: {
+      $set: {
+        lastSeq: message.seq,
+        lastMessage: message._id,
+        lastMessageAt: message.createdAt,
+      },
+    },
+  };
 }
 
 function laneOf(chatId: string): number {

@@ -68,7 +68,7 @@ export class MessageService {
       text,
       clientId: input.clientId,
     });
-    if (!appended.created) return this.resent(appended.earlier, input.chatId);
+    if (!appended.created) return this.resent(appended.earlier, input.chatId, membership);
     const stored = appended.message;
     const message = messageJson({
       ...stored,
@@ -111,13 +111,25 @@ export class MessageService {
     return { messages: messages.map(messageJson), hasMore };
   }
 
-  private resent(earlier: PopulatedMessage, chatId: string): SendResult {
+  /**
+   * A resend of a stored message. Its first send may have been cut short by a crash after the
+   * message was stored but before its chat was updated or anyone heard of it, so the chat's
+   * summary is caught up and the message fanned out again: receivers drop what they have by `seq`.
+   */
+  private async resent(
+    earlier: PopulatedMessage,
+    chatId: string,
+    membership: ChatMembership,
+  ): Promise<SendResult> {
     if (String(earlier.chat) !== chatId) {
       throw new ConflictError(
         "This clientId was already used for another chat",
         "CLIENT_ID_REUSED",
       );
     }
-    return { message: messageJson(earlier), created: false };
+    await this.log.catchUp(earlier);
+    const message = messageJson(earlier);
+    this.hub.toUsers(membership.participantIds, "new-message", message);
+    return { message, created: false };
   }
 }
