@@ -28,6 +28,7 @@ import { ClerkEvents } from "./modules/webhooks/service.ts";
 import { Authenticator, authPlugin } from "./plugins/auth.ts";
 import { BACKSTOP_BODY_BYTES, bodyLimit } from "./plugins/body-limit.ts";
 import { errorHandler } from "./plugins/errors.ts";
+import { inputGuard } from "./plugins/input-guard.ts";
 import { type Logger, requestLogger } from "./plugins/logger.ts";
 import { securityHeaders } from "./plugins/security.ts";
 import { createRealtime, type RealtimeOptions } from "./realtime/index.ts";
@@ -64,7 +65,8 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(requestLogger(log))
     .use(securityHeaders(config.nodeEnv === "production"))
     .use(errorHandler(log))
-    .use(bodyLimit)
+    .use(bodyLimit(config.requestBodyTimeoutMs))
+    .use(inputGuard)
     .use(
       cors({
         origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,

@@ -30,6 +30,7 @@ const EnvSchema = T.Object({
   STREAM_CLEANUP_INTERVAL_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
   REDIS_URL: T.Optional(T.String({ pattern: "^rediss?://" })),
   RATE_LIMIT_MULTIPLIER: T.Optional(T.String({ pattern: "^[0-9]+(\\.[0-9]+)?$" })),
+  REQUEST_BODY_TIMEOUT_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -63,6 +64,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Scales every per-user socket rate limit (burst and rate); 1 is the contract's limits. */
   rateLimitMultiplier: number;
+  /** How long a whole request body may take to arrive before the answer is 408. */
+  requestBodyTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -117,6 +120,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (streamCleanupIntervalMs < 10) {
     problems.push("STREAM_CLEANUP_INTERVAL_MS: must be at least 10");
   }
+  const requestBodyTimeoutMs = Number(valid.REQUEST_BODY_TIMEOUT_MS ?? 10_000);
+  if (requestBodyTimeoutMs < 100) problems.push("REQUEST_BODY_TIMEOUT_MS: must be at least 100");
   if (Boolean(valid.STREAM_API_KEY) !== Boolean(valid.STREAM_API_SECRET)) {
     problems.push("STREAM_API_KEY and STREAM_API_SECRET: set both or neither");
   }
@@ -153,6 +158,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     streamCleanupIntervalMs,
     redisUrl: valid.REDIS_URL,
     rateLimitMultiplier,
+    requestBodyTimeoutMs,
   };
 }
 

@@ -111,3 +111,16 @@ export class UnavailableError extends AppError {
     super(503, "UNAVAILABLE", message);
   }
 }
+
+export class RequestTimeoutError extends AppError {
+  constructor(timeoutMs: number) {
+    // The rest of the body may still arrive at any moment, so the connection cannot be reused.
+    super(
+      408,
+      "REQUEST_TIMEOUT",
+      `The request body did not arrive within ${timeoutMs} ms`,
+      {},
+      { connection: "close" },
+    );
+  }
+}

@@ -87,6 +87,15 @@ describe("configuration", () => {
     expect(problemsOf({ RATE_LIMIT_MULTIPLIER: "lots" }).length).toBe(1);
   });
 
+  test("REQUEST_BODY_TIMEOUT_MS is 10 s by default and at least 100 ms", () => {
+    expect(loadConfig({}).requestBodyTimeoutMs).toBe(10_000);
+    expect(loadConfig({ REQUEST_BODY_TIMEOUT_MS: "2500" }).requestBodyTimeoutMs).toBe(2500);
+    expect(problemsOf({ REQUEST_BODY_TIMEOUT_MS: "50" })).toEqual([
+      "REQUEST_BODY_TIMEOUT_MS: must be at least 100",
+    ]);
+    expect(problemsOf({ REQUEST_BODY_TIMEOUT_MS: "soon" }).length).toBe(1);
+  });
+
   test("scaled rate rules keep the contract's by default", () => {
     expect(scaledRateRules(1)).toEqual(RATE_RULES);
     expect(scaledRateRules(100).typing).toEqual({ burst: 2000, perSecond: 500 });

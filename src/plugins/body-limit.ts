@@ -1,5 +1,6 @@
 import { Elysia, ParseError } from "elysia";
-import { PayloadTooLargeError } from "../errors.ts";
+import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
+import { assertSafeInput } from "./input-guard.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -11,40 +12,64 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  */
 export const BACKSTOP_BODY_BYTES = 16 * MAX_BODY_BYTES;
 
-async function readLimited(request: Request): Promise<string> {
+/**
+ * Reads the body within the size limit and before the deadline. Bun's `idleTimeout` only notices a
+ * connection that goes silent, and then closes it without a word; the deadline covers the whole
+ * body, so a client dripping a byte now and then cannot hold a connection either, and it is told
+ * why (408).
+ */
+async function readLimited(request: Request, timeoutMs: number): Promise<string> {
   if (!request.body) return "";
   const reader = request.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeoutError(timeoutMs)), timeoutMs);
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), expired]);
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+      chunks.push(value);
     }
-    chunks.push(value);
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export const bodyLimit = new Elysia({ name: "body-limit" })
-  .onRequest(({ request }) => {
-    const length = Number(request.headers.get("content-length") ?? 0);
-    if (length > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
-  })
-  .onParse({ as: "global" }, async ({ request, contentType }) => {
-    if (!contentType.startsWith("application/json")) {
-      if (request.headers.has("content-length")) return;
-      // Other chunked bodies: enforce the limit, then let Elysia's parsers see plain text.
-      return readLimited(request);
-    }
-    const text = await readLimited(request);
-    if (text.trim() === "") return null;
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new ParseError();
-    }
-  });
+/**
+ * Every request body is read here, JSON or not, so the size limit and the deadline
+ * (REQUEST_BODY_TIMEOUT_MS, `timeoutMs`) hold for all of them. A JSON body is checked for NUL
+ * characters and nesting (see plugins/input-guard.ts) as soon as it is parsed, before any schema or
+ * handler sees it. Anything else is handed on as plain text: forms and multipart are never parsed.
+ */
+export function bodyLimit(timeoutMs: number) {
+  return new Elysia({ name: "body-limit" })
+    .onRequest(({ request }) => {
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+    })
+    .onParse({ as: "global" }, async ({ request, contentType }) => {
+      if (!contentType.startsWith("application/json")) {
+        if (request.headers.get("content-length") === "0") return;
+        return readLimited(request, timeoutMs);
+      }
+      const text = await readLimited(request, timeoutMs);
+      if (text.trim() === "") return null;
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new ParseError();
+      }
+      assertSafeInput(body, "body");
+      return body;
+    });
+}
