@@ -38,7 +38,7 @@ async function shutdown(signal: string) {
     log.info("stopped");
     process.exit(0);
   } catch (error) {
-    log.error({ err: { message: (error as Error).message } }, "shutdown failed");
+    log.error({ err: error }, "shutdown failed");
     process.exit(1);
   }
 }

@@ -23,8 +23,49 @@ const REDACT = [
   "*.cookie",
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: "[redacted]" }, base: undefined });
+/** What a log line may say about an error: its class and code, never its message. */
+export interface ErrorSummary {
+  name: string;
+  code?: string | number;
+  /** MongoDB's name for the code, e.g. "DuplicateKey". */
+  codeName?: string;
+  /** The class of what caused it, when it wraps another error. */
+  cause?: string;
+}
+
+function stringOrNumber(value: unknown): string | number | undefined {
+  return typeof value === "string" || typeof value === "number" ? value : undefined;
+}
+
+/**
+ * A driver's message can quote user data (a key, a value, a query) and a stack says how the code
+ * is laid out, so neither is ever logged: only the class, the code and the class of the cause.
+ */
+export function summarizeError(error: unknown): ErrorSummary {
+  if (typeof error !== "object" || error === null) return { name: typeof error };
+  const e = error as { name?: unknown; code?: unknown; codeName?: unknown; cause?: unknown };
+  const summary: ErrorSummary = {
+    name: typeof e.name === "string" ? e.name : (error.constructor?.name ?? "Error"),
+  };
+  const code = stringOrNumber(e.code);
+  if (code !== undefined) summary.code = code;
+  if (typeof e.codeName === "string") summary.codeName = e.codeName;
+  if (typeof e.cause === "object" && e.cause !== null) summary.cause = summarizeError(e.cause).name;
+  return summary;
+}
+
+/**
+ * Every line under `err` goes through `summarizeError`, whatever the call site hands over. Lines
+ * go to `destination` (stdout by default; tests capture them).
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    redact: { paths: REDACT, censor: "[redacted]" },
+    base: undefined,
+    serializers: { err: summarizeError },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

@@ -476,10 +476,7 @@ export class SessionService {
     try {
       await this.deps.cleanup?.remove(callId);
     } catch (error) {
-      this.deps.log.error(
-        { callId, err: { message: (error as Error).message } },
-        "Stream cleanup could not be recorded",
-      );
+      this.deps.log.error({ callId, err: error }, "Stream cleanup could not be recorded");
     }
   }
 

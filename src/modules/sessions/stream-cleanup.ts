@@ -76,9 +76,7 @@ export class StreamCleanup {
     if (this.timer) return;
     this.timer = setInterval(() => {
       this.running ??= this.retryDue()
-        .catch((error: Error) =>
-          this.deps.log.error({ err: { message: error.message } }, "Stream cleanup tick failed"),
-        )
+        .catch((error: Error) => this.deps.log.error({ err: error }, "Stream cleanup tick failed"))
         .finally(() => {
           this.running = undefined;
         });

@@ -145,11 +145,7 @@ export class StreamService {
       return await operation();
     } catch (error) {
       if (missingOk && isNotFound(error)) return undefined;
-      const e = error as { name?: string; message?: string; code?: unknown };
-      this.log.warn(
-        { err: { name: e.name, message: e.message, code: e.code } },
-        `Stream: ${what} failed`,
-      );
+      this.log.warn({ err: error }, `Stream: ${what} failed`);
       throw new UpstreamError("Stream");
     }
   }
