@@ -11,8 +11,11 @@ export interface Broker {
   /** Called once the server listens; messages published before that have no socket to reach. */
   attach(server: Publisher): void;
   publish(topic: string, message: string): void;
-  /** False while the broker cannot reach its backing service (always true for the local one). */
-  healthy(): boolean;
+  /**
+   * False while the broker cannot reach its backing service, or that service does not answer a
+   * ping in time: a hung dependency counts as down (always true for the local one).
+   */
+  healthy(): Promise<boolean>;
   /**
    * Called when fan-out works again after an outage, during which this instance's sockets may
    * have missed events published elsewhere (never, for the local broker).
@@ -33,7 +36,7 @@ export class LocalBroker implements Broker {
     this.server?.publish(topic, message);
   }
 
-  healthy(): boolean {
+  async healthy(): Promise<boolean> {
     return true;
   }
 

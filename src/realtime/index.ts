@@ -46,6 +46,13 @@ export interface RealtimeOptions {
   heartbeatMs?: number;
   /** How long a silent instance's sockets still count as online. */
   expiryMs?: number;
+  /**
+   * How long Redis may take to answer a command, a ping or a connection attempt before the
+   * connection counts as lost (1 s): meanwhile the instance works locally, as with Redis down.
+   */
+  redisTimeoutMs?: number;
+  /** How often each Redis connection is pinged, so that a silent one is found (1 s). */
+  redisPingMs?: number;
 }
 
 /** Single-instance implementations, or the Redis ones when `REDIS_URL` is set. */
@@ -86,8 +93,9 @@ function realtimeOf(
 function redisRealtime(url: string, log: Logger, options: RealtimeOptions): Realtime {
   const namespace = options.namespace ?? "rt";
   const instanceId = options.instanceId ?? crypto.randomUUID();
-  const commands = new RedisConnection({ url, role: "commands", log, setup: loadScripts });
-  const broker = new RedisBroker(url, commands, `${namespace}:fanout`, log);
+  const redis = { url, log, timeoutMs: options.redisTimeoutMs, pingMs: options.redisPingMs };
+  const commands = new RedisConnection({ ...redis, role: "commands", setup: loadScripts });
+  const broker = new RedisBroker(redis, commands, `${namespace}:fanout`);
   const presence = new RedisPresence(commands, {
     namespace,
     instanceId,

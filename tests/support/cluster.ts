@@ -65,10 +65,19 @@ async function freePort(): Promise<number> {
 
 export interface PrivateRedis {
   readonly url: string;
-  /** Kills it hard, as an outage would. */
+  /** The running server's process id; undefined while it is killed. */
+  readonly pid: number | undefined;
+  /** Kills it hard, as an outage would (thawing it first if it is frozen). */
   kill(): Promise<void>;
   /** Starts it again on the same port, empty (no persistence), as after a restart. */
   restart(): Promise<void>;
+  /**
+   * SIGSTOP: it keeps its port and its connections, and the kernel still accepts new ones, but it
+   * answers nothing, as a hung Redis or a silent network would.
+   */
+  freeze(): void;
+  /** SIGCONT: it carries on from where it stopped. */
+  thaw(): void;
 }
 
 /** A `redis-server` of this test's own on a free port, with no persistence. */
@@ -76,6 +85,11 @@ export async function privateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let server: ReturnType<typeof Bun.spawn> | undefined;
+  let frozen = false;
+  const thaw = () => {
+    if (frozen) server?.kill("SIGCONT");
+    frozen = false;
+  };
   const start = async () => {
     server = Bun.spawn(
       [
@@ -94,14 +108,29 @@ export async function privateRedis(): Promise<PrivateRedis> {
     for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) await Bun.sleep(50);
   };
   await start();
+  // A test that dies while Redis is frozen must not leave a stopped server behind.
+  process.once("exit", () => {
+    thaw();
+    server?.kill("SIGKILL");
+  });
   return {
     url,
+    get pid() {
+      return server?.pid;
+    },
     async kill() {
+      thaw();
       server?.kill("SIGKILL");
       await server?.exited;
       server = undefined;
     },
     restart: start,
+    freeze() {
+      if (!server || frozen) return;
+      server.kill("SIGSTOP");
+      frozen = true;
+    },
+    thaw,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from "../../plugins/logger.ts";
 import type { Broker, Publisher } from "../broker.ts";
-import { RedisConnection } from "./connection.ts";
+import { RedisConnection, type RedisConnectionOptions } from "./connection.ts";
 
 /** Topic and message in one Redis payload. Topics never hold a newline (see topics.ts). */
 export function encodeFanout(topic: string, message: string): string {
@@ -23,28 +23,29 @@ export function decodeFanout(payload: string): { topic: string; message: string 
  * is right for a handful of instances; beyond that, shard the channel (by user id, say) and have
  * each instance subscribe to the shards of the users it holds.
  *
- * While Redis is down, events are published locally instead, so the sockets on this instance keep
- * working as a single server would; the other instances miss them until Redis is back, and their
- * clients catch up with `after=<seq>` like after any gap.
+ * While Redis is down, or hung (see RedisConnection), events are published locally instead, so
+ * the sockets on this instance keep working as a single server would; the other instances miss
+ * them until Redis is back, and their clients catch up with `after=<seq>` like after any gap.
  */
 export class RedisBroker implements Broker {
   private server: Publisher | undefined;
-  /** Held by the one subscription: a subscribed connection can run nothing else. */
+  /** Held by the one subscription: a subscribed connection can run little besides PING. */
   private readonly subscriber: RedisConnection;
   /** False until the first subscription: only a later one follows an outage. */
   private subscribedBefore = false;
   private readonly recoveryListeners: (() => void)[] = [];
+  private readonly log: Logger;
 
+  /** `redis` says how to reach Redis; the subscription gets a connection of its own from it. */
   constructor(
-    url: string,
+    redis: Omit<RedisConnectionOptions, "role" | "setup">,
     private readonly commands: RedisConnection,
     private readonly channel: string,
-    private readonly log: Logger,
   ) {
+    this.log = redis.log;
     this.subscriber = new RedisConnection({
-      url,
+      ...redis,
       role: "subscriber",
-      log,
       setup: (client) => client.subscribe(channel, this.receive),
     });
     this.subscriber.onReady(() => {
@@ -72,18 +73,22 @@ export class RedisBroker implements Broker {
   }
 
   publish(topic: string, message: string): void {
-    // Without our subscription, our own publish would not come back to our sockets.
-    const local = !this.subscriber.up;
+    // Without both connections, our own publish would not come back to our sockets.
+    const local = !this.subscriber.up || !this.commands.up;
     if (local) this.server?.publish(topic, message);
     if (!this.commands.up) return;
-    // Rejected only when the connection dropped before the command left: nobody got it.
+    // Rejected when the connection dropped before the command left, or when Redis did not answer
+    // in time (the connection is dropped then too): our sockets get it here rather than never.
     this.commands.publish(this.channel, encodeFanout(topic, message)).catch(() => {
       if (!local) this.server?.publish(topic, message);
     });
   }
 
-  healthy(): boolean {
-    return this.commands.up && this.subscriber.up;
+  /** Both connections up, and each answers a PING in time (a silent one is dropped meanwhile). */
+  async healthy(): Promise<boolean> {
+    if (!this.commands.up || !this.subscriber.up) return false;
+    const answers = await Promise.all([this.commands.ping(), this.subscriber.ping()]);
+    return answers.every(Boolean);
   }
 
   async close(): Promise<void> {

@@ -216,7 +216,7 @@ export class RedisPresence implements Presence {
         await this.emit({ userIds: offline, online: false });
       }
     } catch (error) {
-      this.options.log.warn({ err: { message: (error as Error).message } }, "presence tick failed");
+      this.options.log.warn({ err: error }, "presence tick failed");
     }
   }
 
@@ -231,10 +231,7 @@ export class RedisPresence implements Presence {
       await this.emit({ userIds: online, online: true });
       await this.emit({ userIds: offline, online: false });
     } catch (error) {
-      this.options.log.warn(
-        { err: { message: (error as Error).message } },
-        "presence resync failed",
-      );
+      this.options.log.warn({ err: error }, "presence resync failed");
     }
   }
 
