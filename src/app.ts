@@ -27,6 +27,7 @@ import { webhooksModule } from "./modules/webhooks/index.ts";
 import { ClerkEvents } from "./modules/webhooks/service.ts";
 import { Authenticator, authPlugin } from "./plugins/auth.ts";
 import { BACKSTOP_BODY_BYTES, bodyLimit } from "./plugins/body-limit.ts";
+import { databaseGate } from "./plugins/database-gate.ts";
 import { errorHandler } from "./plugins/errors.ts";
 import { inputGuard } from "./plugins/input-guard.ts";
 import { type Logger, requestLogger } from "./plugins/logger.ts";
@@ -60,7 +61,15 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     : null;
   const sessions = new SessionService({ models, hub: realtime.hub, stream, cleanup, clock, log });
   const rules = scaledRateRules(config.rateLimitMultiplier);
-  const gateway = new RealtimeGateway({ ...realtime, rules, chats, messages, sessions, log });
+  const gateway = new RealtimeGateway({
+    ...realtime,
+    rules,
+    chats,
+    messages,
+    sessions,
+    databaseReachable: () => db.reachable,
+    log,
+  });
   const app = new Elysia({ serve: { maxRequestBodySize: BACKSTOP_BODY_BYTES } })
     .use(requestLogger(log))
     .use(securityHeaders(config.nodeEnv === "production"))
@@ -74,6 +83,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
         exposeHeaders: ["x-request-id", "retry-after"],
       }),
     )
+    .use(databaseGate(() => db.reachable))
     .use(
       swagger({
         path: "/swagger",

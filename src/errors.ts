@@ -106,9 +106,16 @@ export class StreamDisabledError extends AppError {
   }
 }
 
+/** A dependency (the database, Redis) cannot be reached: the client should try again soon. */
 export class UnavailableError extends AppError {
-  constructor(message = "The service is not ready") {
-    super(503, "UNAVAILABLE", message);
+  constructor(message = "The service is not ready", retryAfterSeconds = 1) {
+    super(
+      503,
+      "UNAVAILABLE",
+      message,
+      { retryAfter: retryAfterSeconds },
+      { "retry-after": String(retryAfterSeconds) },
+    );
   }
 }
 

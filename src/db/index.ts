@@ -5,6 +5,8 @@ import { type EmbeddedStore, startEmbeddedStore } from "./embedded/index.ts";
 
 export interface Database {
   readonly connection: mongoose.Connection;
+  /** False while the driver knows the database is out of reach (its monitor says so). */
+  readonly reachable: boolean;
   /** True when the database answers a ping within the timeout. */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -17,6 +19,9 @@ export function databaseFrom(
 ): Database {
   return {
     connection,
+    get reachable() {
+      return connection.readyState === mongoose.ConnectionStates.connected;
+    },
     async ping(timeoutMs = 2000) {
       const db = connection.db;
       if (!db || connection.readyState !== mongoose.ConnectionStates.connected) return false;
@@ -46,7 +51,14 @@ export function databaseFrom(
 
 export async function connect(uri: string, dbName?: string): Promise<mongoose.Connection> {
   return mongoose
-    .createConnection(uri, { dbName, serverSelectionTimeoutMS: 5000, autoIndex: true })
+    .createConnection(uri, {
+      dbName,
+      serverSelectionTimeoutMS: 5000,
+      // While the database is out of reach requests fail fast (plugins/database-gate.ts) and
+      // only the driver's monitor looks for it: every second rather than the default ten.
+      heartbeatFrequencyMS: 1000,
+      autoIndex: true,
+    })
     .asPromise();
 }
 

@@ -1,5 +1,6 @@
 import { Elysia, ValidationError as ElysiaValidationError } from "elysia";
-import { AppError, type FieldError, ValidationError } from "../errors.ts";
+import { fromDatabaseError } from "../db/errors.ts";
+import { AppError, type FieldError, UnavailableError, ValidationError } from "../errors.ts";
 import type { Logger } from "./logger.ts";
 
 interface ElysiaValueError {
@@ -38,19 +39,6 @@ const WHERE: Record<string, string> = {
   params: "path",
 };
 
-/** Maps whatever a driver throws into the contract's error, without leaking the driver's words. */
-function fromDriver(error: unknown): AppError | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const e = error as { name?: string; code?: unknown; kind?: string; path?: string };
-  if (e.name === "CastError") {
-    return new ValidationError("A value is malformed", [
-      { path: e.path ?? "id", message: `must be a valid ${e.kind ?? "value"}` },
-    ]);
-  }
-  if (e.code === 11000) return new AppError(409, "CONFLICT", "That already exists");
-  return undefined;
-}
-
 /**
  * The one error handler: every failure leaves as `{ message, code, ... }` with its status, and
  * nothing internal (stack, driver message, secret) ever reaches the client.
@@ -72,12 +60,12 @@ export function errorHandler(log: Logger) {
       } else if (code === "NOT_FOUND") {
         appError = new AppError(404, "NOT_FOUND", "Route not found");
       } else {
-        const mapped = fromDriver(error);
+        const mapped = fromDatabaseError(error);
         if (mapped) {
           appError = mapped;
+          if (mapped instanceof UnavailableError) log.warn({ err: error }, "database unavailable");
         } else {
-          const err = error as { name?: string; message?: string };
-          log.error({ err: { name: err.name, message: err.message } }, "unhandled error");
+          log.error({ err: error }, "unhandled error");
           appError = new AppError(500, "INTERNAL", "Something went wrong on our side");
         }
       }

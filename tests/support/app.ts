@@ -23,6 +23,8 @@ export interface TestAppOptions {
   /** An existing database to share (several instances of one deployment); the caller stops it. */
   mongo?: { uri: string; dbName: string };
   realtime?: RealtimeOptions;
+  /** Where the app's log lines go; the configured level still applies. Stdout by default. */
+  logTo?: { write(line: string): void };
 }
 
 /**
@@ -39,7 +41,7 @@ export async function startTestApp(
     LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
     ...env,
   });
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, options.logTo);
   const owned = options.mongo ? undefined : await testMongo();
   const mongo = options.mongo ?? owned!;
   const connection = await connect(mongo.uri, mongo.dbName);

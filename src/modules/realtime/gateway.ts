@@ -1,6 +1,8 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
-import { AppError, RateLimitedError } from "../../errors.ts";
+import { databaseUnavailable, fromDatabaseError } from "../../db/errors.ts";
+import { AppError, RateLimitedError, UnavailableError } from "../../errors.ts";
+import { findUnsafeInput } from "../../plugins/input-guard.ts";
 import type { Logger } from "../../plugins/logger.ts";
 import type { Broker } from "../../realtime/broker.ts";
 import { encodeFrame, type Hub } from "../../realtime/hub.ts";
@@ -27,6 +29,9 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 export const SEND_BUFFER_LIMIT = 1024 * 1024;
 const BACKPRESSURE_GRACE_MS = 2000;
 const TOO_SLOW = "Too slow to keep up; reconnect and resume";
+const UNAVAILABLE = "The service is unavailable; reconnect shortly";
+/** Events that can be handled with the database out of reach (typing, once membership is known). */
+const NO_DATABASE = new Set<string>(["ping", "typing", "leave-chat"]);
 /** How many missed messages one replay page holds; replay pages until caught up. */
 const REPLAY_PAGE = 100;
 
@@ -63,6 +68,8 @@ export interface GatewayDeps {
   chats: ChatService;
   messages: MessageService;
   sessions: SessionService;
+  /** False while the driver knows the database is out of reach: events that need it fail fast. */
+  databaseReachable: () => boolean;
   log: Logger;
 }
 
@@ -99,8 +106,7 @@ export class RealtimeGateway {
       try {
         this.deps.hub.toUsers(await this.deps.chats.contactsOf(userId), event, { userId });
       } catch (error) {
-        const err = { message: (error as Error).message };
-        this.deps.log.error({ err }, "presence announce failed");
+        this.deps.log.error({ err: error }, "presence announce failed");
       }
     }
   }
@@ -117,12 +123,19 @@ export class RealtimeGateway {
     this.sockets.set(connection, state);
     connection.subscribe(topics.user(user.id));
     const { presence, chats, hub } = this.deps;
-    const [becameOnline, contacts] = await Promise.all([
-      presence.connect(user.id),
-      chats.contactsOf(user.id),
-    ]);
-    if (becameOnline) hub.toUsers(contacts, "user-online", { userId: user.id });
-    this.send(state, "online-users", { userIds: await presence.online(contacts) });
+    try {
+      const [becameOnline, contacts] = await Promise.all([
+        presence.connect(user.id),
+        chats.contactsOf(user.id),
+      ]);
+      if (becameOnline) hub.toUsers(contacts, "user-online", { userId: user.id });
+      this.send(state, "online-users", { userIds: await presence.online(contacts) });
+    } catch (error) {
+      // Without its contacts the socket cannot start as the contract says: the client is told
+      // to try again later (its close gives the presence back).
+      this.deps.log.warn({ err: error }, "socket open failed");
+      connection.close(1013, UNAVAILABLE);
+    }
   }
 
   close(connection: Connection): Promise<void> {
@@ -148,21 +161,22 @@ export class RealtimeGateway {
     if (!state) return Promise.resolve();
     state.queue = state.queue
       .then(() => this.handle(state, raw))
-      .catch((error: Error) =>
-        this.deps.log.error({ err: { message: error.message } }, "frame failed"),
-      );
+      .catch((error: Error) => this.deps.log.error({ err: error }, "frame failed"));
     return state.queue;
   }
 
   private async handle(state: SocketState, raw: unknown): Promise<void> {
     const { connection } = state;
-    if (frameSize(raw) > MAX_FRAME_BYTES) {
+    // The same rule as for request bodies, first: what follows may recurse through the frame.
+    const unsafe = findUnsafeInput(raw, "frame");
+    if (!unsafe && frameSize(raw) > MAX_FRAME_BYTES) {
       connection.close(1009, "Frame too large");
       return;
     }
     const ref =
       typeof raw === "object" && raw !== null ? (raw as { ref?: unknown }).ref : undefined;
     try {
+      if (unsafe) throw new FrameError("VALIDATION", "The frame is invalid", [unsafe]);
       await this.dispatch(state, parseFrame(raw));
     } catch (error) {
       this.sendError(state, error, typeof ref === "string" ? ref : undefined);
@@ -197,6 +211,10 @@ export class RealtimeGateway {
 
   private async dispatch(state: SocketState, frame: ClientFrame): Promise<void> {
     const { user } = state;
+    // Frames are handled one at a time: one waiting out the driver would hold up the rest.
+    if (!NO_DATABASE.has(frame.event) && !this.deps.databaseReachable()) {
+      throw databaseUnavailable();
+    }
     switch (frame.event) {
       case "join-chat": {
         const { chatId, after } =
@@ -288,7 +306,7 @@ export class RealtimeGateway {
   private async leaveSessions(state: SocketState): Promise<void> {
     for (const sessionId of [...state.sessions.keys()]) {
       await this.leaveSession(state, sessionId).catch((error: Error) =>
-        this.deps.log.error({ err: { message: error.message } }, "peer-left failed"),
+        this.deps.log.error({ err: error }, "peer-left failed"),
       );
     }
   }
@@ -331,11 +349,14 @@ export class RealtimeGateway {
 
   private sendError(state: SocketState, error: unknown, ref: string | undefined): void {
     let body: Record<string, unknown>;
-    if (error instanceof AppError) {
-      body = error.toBody();
+    const known = error instanceof AppError ? error : fromDatabaseError(error);
+    if (known) {
+      if (known instanceof UnavailableError) {
+        this.deps.log.warn({ err: error }, "socket event failed: database unavailable");
+      }
+      body = known.toBody();
     } else {
-      const err = error as { name?: string; message?: string };
-      this.deps.log.error({ err: { name: err.name, message: err.message } }, "socket event failed");
+      this.deps.log.error({ err: error }, "socket event failed");
       body = { message: "Something went wrong on our side", code: "INTERNAL" };
     }
     this.send(state, "socket-error", { ...body, ref: ref ?? null });
