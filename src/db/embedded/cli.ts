@@ -3,7 +3,8 @@
  * standalone server (mongosh and Compass can connect) until SIGINT/SIGTERM.
  */
 import { parseArgs } from "node:util";
-import { startEmbeddedStore } from "./index.ts";
+import { type EmbeddedStore, startEmbeddedStore } from "./index.ts";
+import { DataDirectoryInUseError } from "./persistence.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -20,7 +21,18 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const store = await startEmbeddedStore({ port, host: values.host, dir: values.dir });
+/** A directory another store holds is an operator's mistake, told in one line, not a crash. */
+async function start(): Promise<EmbeddedStore> {
+  try {
+    return await startEmbeddedStore({ port, host: values.host, dir: values.dir });
+  } catch (error) {
+    if (!(error instanceof DataDirectoryInUseError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+const store = await start();
 console.log(`embedded MongoDB-compatible store listening on ${store.uri}`);
 console.log(values.dir ? `data directory: ${values.dir}` : "in memory (use --dir to persist)");
 

@@ -262,14 +262,22 @@ function fsyncDirectory(dir: string): void {
 /** Directories locked by this process (a second store in the same process must fail too). */
 const heldLocks = new Set<string>();
 
+/** Another store (in this process or another) holds the directory's lock. */
+export class DataDirectoryInUseError extends Error {
+  constructor(dir: string, owner: number) {
+    const by = owner === process.pid ? "this process" : `process ${owner}`;
+    super(`data directory ${dir} is already in use by ${by}`);
+    this.name = "DataDirectoryInUseError";
+  }
+}
+
 function acquireLock(dir: string): void {
   const lock = path.join(path.resolve(dir), "LOCK");
-  if (heldLocks.has(lock))
-    throw new Error(`data directory ${dir} is already in use by this process`);
+  if (heldLocks.has(lock)) throw new DataDirectoryInUseError(dir, process.pid);
   try {
     const owner = Number(fs.readFileSync(lock, "utf8"));
     if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-      throw new Error(`data directory ${dir} is in use by process ${owner}`);
+      throw new DataDirectoryInUseError(dir, owner);
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
