@@ -1,13 +1,13 @@
 import { cors } from "@elysiajs/cors";
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { createModels } from "./db/models/index.ts";
 import { ClerkGateway } from "./modules/auth/clerk.ts";
-import { authModule } from "./modules/auth/index.ts";
+import { authModule, PASSWORD_ROUTES } from "./modules/auth/index.ts";
 import { AuthService } from "./modules/auth/service.ts";
+import { SignIns } from "./modules/auth/sign-ins.ts";
 import { BuiltInTokens } from "./modules/auth/tokens.ts";
 import { chatsModule } from "./modules/chats/index.ts";
 import { ChatService } from "./modules/chats/service.ts";
@@ -27,7 +27,9 @@ import { webhooksModule } from "./modules/webhooks/index.ts";
 import { ClerkEvents } from "./modules/webhooks/service.ts";
 import { Authenticator, authPlugin } from "./plugins/auth.ts";
 import { BACKSTOP_BODY_BYTES, bodyLimit } from "./plugins/body-limit.ts";
+import { csrfGuard } from "./plugins/csrf.ts";
 import { databaseGate } from "./plugins/database-gate.ts";
+import { apiDocs } from "./plugins/docs.ts";
 import { errorHandler } from "./plugins/errors.ts";
 import { inputGuard } from "./plugins/input-guard.ts";
 import { type Logger, requestLogger } from "./plugins/logger.ts";
@@ -51,9 +53,10 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
   const tokens = new BuiltInTokens(config.jwtSecret, clock);
   const clerk = ClerkGateway.fromConfig(config.clerk);
   const stream = StreamService.fromConfig(config.stream, log);
-  const authenticator = new Authenticator({ tokens, clerk, users, log });
-  const auth = authPlugin(authenticator);
   const realtime = createRealtime(config, log, tuning);
+  const signIns = new SignIns({ model: models.SignIn, hub: realtime.hub, clock });
+  const authenticator = new Authenticator({ tokens, signIns, clerk, users, log });
+  const auth = authPlugin(authenticator);
   const chats = new ChatService(models, realtime.hub, realtime.presence);
   const messages = new MessageService(models, realtime.hub, chats);
   const cleanup = stream
@@ -67,6 +70,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     chats,
     messages,
     sessions,
+    signIns,
     databaseReachable: () => db.reachable,
     log,
   });
@@ -81,26 +85,26 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
         origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
         credentials: true,
         exposeHeaders: ["x-request-id", "retry-after"],
+        // Seconds a browser may reuse a preflight's answer; the plugin's 5 s meant a preflight
+        // before nearly every call. Ten minutes is within every browser's cap (Chromium 2 h,
+        // Firefox 24 h) and short enough that a change to CORS_ORIGINS reaches open tabs soon.
+        maxAge: 600,
       }),
     )
+    .use(csrfGuard({ allowedOrigins: config.corsOrigins, exempt: PASSWORD_ROUTES }))
     .use(databaseGate(() => db.reachable))
     .use(
-      swagger({
-        path: "/swagger",
-        documentation: {
-          info: {
-            title: "Interview chat server",
-            version: "0.1.0",
-            description: "Accounts, one-to-one chat with presence and typing, and live interviews.",
-          },
-        },
+      apiDocs({
+        title: "Interview chat server",
+        version: "0.1.0",
+        description: "Accounts, one-to-one chat with presence and typing, and live interviews.",
       }),
     )
     .use(healthModule([() => db.ping(), async () => realtime.broker.healthy()]))
     .use(
       authModule({
         auth,
-        service: new AuthService({ users, tokens, clerk, limiter: realtime.limiter }),
+        service: new AuthService({ users, tokens, signIns, clerk, limiter: realtime.limiter }),
         production: config.nodeEnv === "production",
       }),
     )
@@ -117,7 +121,12 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(sessionsModule({ auth, sessions }))
     .use(realtimeModule({ auth, gateway, allowedOrigins: config.corsOrigins }))
     .onStart(({ server }) => {
-      if (server) realtime.attach(server, (message) => gateway.control(message));
+      if (server) {
+        realtime.attach(server, (message) => {
+          signIns.control(message);
+          gateway.control(message);
+        });
+      }
       cleanup?.start();
     })
     .decorate("shutdown", async (closeActiveConnections = false) => {

@@ -131,3 +131,20 @@ export class RequestTimeoutError extends AppError {
     );
   }
 }
+
+/**
+ * A request body in anything but JSON. Forms and multipart are never parsed: they are what a
+ * foreign page can post with the visitor's cookie, with no CORS preflight. The body is refused
+ * unread, so the connection cannot be reused.
+ */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor() {
+    super(
+      415,
+      "UNSUPPORTED_MEDIA_TYPE",
+      "Request bodies must be JSON (Content-Type: application/json)",
+      {},
+      { connection: "close" },
+    );
+  }
+}

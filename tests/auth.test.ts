@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SignJWT } from "jose";
+import { decodeJwt, SignJWT } from "jose";
+import { Types } from "mongoose";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { registerUser } from "./support/users.ts";
 
@@ -212,7 +213,8 @@ describe("me and logout", () => {
     const user = await registerUser(server.api, "Logout");
     const res = await server.api("/api/auth/logout", {
       method: "POST",
-      headers: { cookie: `token=${user.token}` },
+      // The cookie alone authenticates it, so it must come from an allowed page.
+      headers: { cookie: `token=${user.token}`, origin: "http://localhost:5173" },
     });
     expect(res.status).toBe(204);
     const cookie = tokenCookie(res.headers);
@@ -244,15 +246,21 @@ describe("built-in tokens that must not work", () => {
     expect(res.status).toBe(401);
   });
 
+  /** The claims of a genuine token: its user and its (live) sign-in session. */
+  const claimsOf = (token: string) => {
+    const { sub, sid } = decodeJwt(token);
+    return { sub, sid };
+  };
+
   test("signed with another secret → 401", async () => {
     const user = await registerUser(server.api, "Other Secret");
-    const token = await forge({ sub: user.id }, "not-the-server-secret-not-the-server-secret");
+    const token = await forge(claimsOf(user.token), "not-the-server-secret-not-the-server-secret");
     expect((await server.api("/api/auth/me", { token })).status).toBe(401);
   });
 
   test("expired → 401", async () => {
     const user = await registerUser(server.api, "Expired");
-    const token = await forge({ sub: user.id }, server.config.jwtSecret, -60);
+    const token = await forge(claimsOf(user.token), server.config.jwtSecret, -60);
     const res = await server.api("/api/auth/me", { token });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("UNAUTHORIZED");
@@ -260,7 +268,7 @@ describe("built-in tokens that must not work", () => {
 
   test("the same claims with the server's secret do work (the forgeries above fail for their flaw)", async () => {
     const user = await registerUser(server.api, "Control");
-    const token = await forge({ sub: user.id }, server.config.jwtSecret);
+    const token = await forge(claimsOf(user.token), server.config.jwtSecret);
     expect((await server.api("/api/auth/me", { token })).status).toBe(200);
   });
 
@@ -276,9 +284,12 @@ describe("built-in tokens that must not work", () => {
     expect(basic.status).toBe(401);
   });
 
-  test("a token for a user id that does not exist → 401", async () => {
-    const token = await forge({ sub: "0123456789abcdef01234567" }, server.config.jwtSecret);
-    expect((await server.api("/api/auth/me", { token })).status).toBe(401);
+  test("a token whose user no longer exists → 401", async () => {
+    const user = await registerUser(server.api, "Gone");
+    await server.db.connection.collection("users").deleteOne({ _id: new Types.ObjectId(user.id) });
+    const res = await server.api("/api/auth/me", { token: user.token });
+    expect(res.status).toBe(401);
+    expect(res.body.message).toContain("no longer exists");
   });
 });
 

@@ -270,8 +270,17 @@ describe("a request body that stops arriving", () => {
     expectTimedOut(await exchange);
   }, 15_000);
 
-  test("a non-JSON body with a Content-Length is held to the same deadline", async () => {
-    expectTimedOut(await rawExchange(stalledHead("text/plain"), (write) => write("0123456789")));
+  test("a non-JSON body is not waited for: 415 UNSUPPORTED_MEDIA_TYPE at once, and the connection closes", async () => {
+    const { response, closedAfterMs } = await rawExchange(stalledHead("text/plain"), (write) =>
+      write("0123456789"),
+    );
+    expect(statusOf(response)).toBe(415);
+    expect(response.toLowerCase()).toContain("connection: close");
+    expect(bodyOf(response)).toEqual({
+      message: expect.any(String),
+      code: "UNSUPPORTED_MEDIA_TYPE",
+    });
+    expect(closedAfterMs).toBeLessThan(BODY_TIMEOUT_MS);
   }, 15_000);
 
   test("a body that trickles in, never idle for long, still meets the whole-body deadline", async () => {

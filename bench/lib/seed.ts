@@ -1,14 +1,14 @@
 /**
- * Bench-only seeding: users and chats go straight into the database (one precomputed argon2id
- * hash for everyone) and tokens are minted with the server's JWT_SECRET through the app's own
- * token module. Registering 1,000 users through the API would spend minutes in argon2id, which is
- * slow on purpose and not what these benchmarks measure.
+ * Bench-only seeding: users, their sign-in sessions and chats go straight into the database (one
+ * precomputed argon2id hash for everyone) and tokens are minted with the server's JWT_SECRET
+ * through the app's own token module. Registering 1,000 users through the API would spend minutes
+ * in argon2id, which is slow on purpose and not what these benchmarks measure.
  */
 import { systemClock } from "../../src/clock.ts";
 import { connect } from "../../src/db/index.ts";
 import { pairKeyOf } from "../../src/db/models/chat.ts";
 import { createModels } from "../../src/db/models/index.ts";
-import { BuiltInTokens } from "../../src/modules/auth/tokens.ts";
+import { BuiltInTokens, TOKEN_TTL_SECONDS } from "../../src/modules/auth/tokens.ts";
 
 export interface BenchUser {
   id: string;
@@ -34,7 +34,12 @@ export async function seed(uri: string, jwtSecret: string, userCount: number): P
   const connection = await connect(uri);
   try {
     const models = createModels(connection);
-    await Promise.all([models.User.init(), models.Chat.init(), models.Message.init()]);
+    await Promise.all([
+      models.User.init(),
+      models.Chat.init(),
+      models.Message.init(),
+      models.SignIn.init(),
+    ]);
     const passwordHash = await Bun.password.hash(BENCH_PASSWORD);
     const tag = Date.now().toString(36);
     const at = new Date();
@@ -56,8 +61,18 @@ export async function seed(uri: string, jwtSecret: string, userCount: number): P
       chatDocs.push({ pairKey: pairKeyOf(a, b), participants: [a, b] });
     }
     const chats = await models.Chat.insertMany(chatDocs);
+    const expiresAt = new Date(at.getTime() + TOKEN_TTL_SECONDS * 1000);
+    const signIns = await models.SignIn.insertMany(
+      inserted.map((user) => ({ user: user._id, expiresAt, createdAt: at, updatedAt: at })),
+      { lean: true },
+    );
     const tokens = new BuiltInTokens(jwtSecret, systemClock);
-    const users = await Promise.all(ids.map(async (id) => ({ id, token: await tokens.sign(id) })));
+    const users = await Promise.all(
+      ids.map(async (id, i) => ({
+        id,
+        token: await tokens.sign(id, String(signIns[i]!._id), expiresAt),
+      })),
+    );
     return {
       users,
       chats: chats.map((chat, i) => ({

@@ -3,6 +3,7 @@ import { decodeProtectedHeader } from "jose";
 import { UnauthorizedError } from "../errors.ts";
 import type { ClerkGateway } from "../modules/auth/clerk.ts";
 import { profileFromClaims } from "../modules/auth/clerk.ts";
+import type { SignIns } from "../modules/auth/sign-ins.ts";
 import type { BuiltInTokens } from "../modules/auth/tokens.ts";
 import type { StoredUser, UsersService } from "../modules/users/service.ts";
 import type { Logger } from "./logger.ts";
@@ -14,6 +15,8 @@ export interface AuthUser {
   email: string;
   avatar: string;
   clerkId?: string;
+  /** The sign-in session of a built-in token (its `sid`); none for a Clerk token. */
+  signInId?: string;
 }
 
 export const TOKEN_COOKIE = "token";
@@ -45,9 +48,18 @@ function cookieValue(header: string | null, name: string): string | undefined {
 }
 
 /**
- * The caller's token, from `Authorization: Bearer`, else the `token` cookie, else `?token=`. The
- * query string is honoured only on a WebSocket upgrade (browsers cannot set upgrade headers):
+ * `?token=` is honoured only on a WebSocket upgrade (browsers cannot set upgrade headers):
  * anywhere else a token in a URL would end up in histories and proxy logs.
+ */
+function queryToken(request: Request): string | undefined {
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return undefined;
+  return new URL(request.url).searchParams.get("token") || undefined;
+}
+
+/**
+ * The caller's token: from `Authorization: Bearer`, else `?token=` on an upgrade, else the `token`
+ * cookie. A token the client names itself comes before the cookie, which the browser (or a native
+ * app's cookie jar) sends on its own.
  */
 export function tokenFromRequest(request: Request): string | undefined {
   const authorization = request.headers.get("authorization");
@@ -55,22 +67,19 @@ export function tokenFromRequest(request: Request): string | undefined {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return match?.[1];
   }
-  const cookie = cookieValue(request.headers.get("cookie"), TOKEN_COOKIE);
-  if (cookie) return cookie;
-  if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-    return new URL(request.url).searchParams.get("token") || undefined;
-  }
-  return undefined;
+  return queryToken(request) ?? cookieValue(request.headers.get("cookie"), TOKEN_COOKIE);
 }
 
 /** True when the token is the cookie: a credential the browser sends on its own, from any page. */
 export function isCookieAuthenticated(request: Request): boolean {
-  if (request.headers.get("authorization")) return false;
+  if (request.headers.get("authorization") || queryToken(request) !== undefined) return false;
   return cookieValue(request.headers.get("cookie"), TOKEN_COOKIE) !== undefined;
 }
 
 export interface AuthenticatorDeps {
   tokens: BuiltInTokens;
+  /** A built-in token is good only while its sign-in session stands. */
+  signIns: Pick<SignIns, "isActive">;
   /** Null when Clerk is not configured. */
   clerk: ClerkGateway | null;
   users: UsersService;
@@ -101,11 +110,19 @@ export class Authenticator {
     throw new UnauthorizedError("The token is invalid");
   }
 
+  /**
+   * A built-in token needs its sign-in session to stand (see SignIns, which reads it alongside
+   * the user, so it adds no round trip, and remembers it for a few seconds).
+   */
   private async builtIn(token: string): Promise<AuthUser> {
-    const userId = await this.deps.tokens.verify(token);
-    const user = await this.deps.users.findById(userId);
+    const { userId, signInId } = await this.deps.tokens.verify(token);
+    const [user, signedIn] = await Promise.all([
+      this.deps.users.findById(userId),
+      this.deps.signIns.isActive(signInId, userId),
+    ]);
     if (!user) throw new UnauthorizedError("The account behind this token no longer exists");
-    return toAuthUser(user);
+    if (!signedIn) throw new UnauthorizedError("This sign-in has ended; sign in again");
+    return { ...toAuthUser(user), signInId };
   }
 
   private async clerk(clerk: ClerkGateway, token: string): Promise<AuthUser> {

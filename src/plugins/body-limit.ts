@@ -1,5 +1,5 @@
 import { Elysia, ParseError } from "elysia";
-import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
+import { PayloadTooLargeError, RequestTimeoutError, UnsupportedMediaTypeError } from "../errors.ts";
 import { assertSafeInput } from "./input-guard.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -44,22 +44,43 @@ async function readLimited(request: Request, timeoutMs: number): Promise<string>
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** True when the Content-Type names JSON: `application/json`, with or without parameters. */
+export function isJson(contentType: string | null): boolean {
+  if (!contentType) return false;
+  const semicolon = contentType.indexOf(";");
+  const mediaType = semicolon === -1 ? contentType : contentType.slice(0, semicolon);
+  return mediaType.trim().toLowerCase() === "application/json";
+}
+
+/** A request carries a body when it declares a non-zero length or streams one in chunks. */
+function hasBody(request: Request): boolean {
+  const length = request.headers.get("content-length");
+  if (length !== null) return length.trim() !== "0";
+  return request.headers.has("transfer-encoding");
+}
+
 /**
- * Every request body is read here, JSON or not, so the size limit and the deadline
- * (REQUEST_BODY_TIMEOUT_MS, `timeoutMs`) hold for all of them. A JSON body is checked for NUL
- * characters and nesting (see plugins/input-guard.ts) as soon as it is parsed, before any schema or
- * handler sees it. Anything else is handed on as plain text: forms and multipart are never parsed.
+ * Every request body is read here, so the size limit and the deadline (REQUEST_BODY_TIMEOUT_MS,
+ * `timeoutMs`) hold for all of them. Bodies are JSON only: one with another Content-Type, or none,
+ * is refused (415) on arrival, before routing, unread, whatever the route: forms, multipart and
+ * `text/plain` are what a foreign page can post with the visitor's cookie and no CORS preflight.
+ * A JSON body is checked for NUL characters and nesting (see plugins/input-guard.ts) as soon as it
+ * is parsed, before any schema or handler sees it.
  */
 export function bodyLimit(timeoutMs: number) {
   return new Elysia({ name: "body-limit" })
     .onRequest(({ request }) => {
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+      if (hasBody(request) && !isJson(request.headers.get("content-type"))) {
+        throw new UnsupportedMediaTypeError();
+      }
     })
     .onParse({ as: "global" }, async ({ request, contentType }) => {
-      if (!contentType.startsWith("application/json")) {
-        if (request.headers.get("content-length") === "0") return;
-        return readLimited(request, timeoutMs);
+      // Refused on arrival already; nothing but an empty body gets here without JSON.
+      if (!isJson(contentType)) {
+        if (hasBody(request)) throw new UnsupportedMediaTypeError();
+        return null;
       }
       const text = await readLimited(request, timeoutMs);
       if (text.trim() === "") return null;

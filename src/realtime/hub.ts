@@ -11,6 +11,33 @@ export function encodeFrame(event: string, data: unknown): string {
   return JSON.stringify({ event, data });
 }
 
+/** What one instance tells every instance on the control topic (see the Hub's methods below). */
+export interface ControlInstruction {
+  /** A user whose account is gone: close all their sockets. */
+  disconnect?: string;
+  /** A sign-in session that ended (logout): close its sockets, forget it was standing. */
+  revokeSignIn?: string;
+  /** A user whose every sign-in session ended (logout-all). */
+  revokeSignInsOf?: string;
+}
+
+/** A control message as published by the hub; undefined when it is not one. */
+export function readControl(message: string): ControlInstruction | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const instruction: ControlInstruction = {};
+  for (const key of ["disconnect", "revokeSignIn", "revokeSignInsOf"] as const) {
+    const value = (parsed as Record<string, unknown>)[key];
+    if (typeof value === "string") instruction[key] = value;
+  }
+  return instruction;
+}
+
 /**
  * Where domain services say who an event is for, in the contract's words: a user (all their
  * sockets), the people in a chat, the people in a session. The broker decides how it gets there.
@@ -36,7 +63,21 @@ export class Hub {
 
   /** Closes every socket of the user, on every instance (their account is gone). */
   disconnectUser(userId: string): void {
-    this.broker.publish(topics.control, JSON.stringify({ disconnect: userId }));
+    this.control({ disconnect: userId });
+  }
+
+  /** Closes every socket opened with this sign-in session, on every instance (logout). */
+  revokeSignIn(signInId: string): void {
+    this.control({ revokeSignIn: signInId });
+  }
+
+  /** Closes every socket the user opened with any built-in sign-in, on every instance. */
+  revokeSignInsOf(userId: string): void {
+    this.control({ revokeSignInsOf: userId });
+  }
+
+  private control(instruction: ControlInstruction): void {
+    this.broker.publish(topics.control, JSON.stringify(instruction));
   }
 
   /** To the sockets that joined the session, for each of `recipientIds`. */

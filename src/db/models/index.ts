@@ -2,6 +2,7 @@ import type mongoose from "mongoose";
 import { chatModel } from "./chat.ts";
 import { messageModel } from "./message.ts";
 import { sessionModel } from "./session.ts";
+import { signInModel } from "./sign-in.ts";
 import { streamCleanupModel } from "./stream-cleanup.ts";
 import { userModel } from "./user.ts";
 
@@ -15,6 +16,7 @@ export function createModels(connection: mongoose.Connection) {
     Chat: chatModel(connection),
     Message: messageModel(connection),
     Session: sessionModel(connection),
+    SignIn: signInModel(connection),
     StreamCleanup: streamCleanupModel(connection),
   };
 }

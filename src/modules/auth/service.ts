@@ -4,7 +4,8 @@ import type { PublicUser } from "../users/model.ts";
 import { toUserJson, type UsersService } from "../users/service.ts";
 import type { ClerkGateway } from "./clerk.ts";
 import type { LoginBody, RegisterBody, Session } from "./model.ts";
-import type { BuiltInTokens } from "./tokens.ts";
+import type { SignIns } from "./sign-ins.ts";
+import type { BuiltInTokens, TokenClaims } from "./tokens.ts";
 
 const HASH_OPTIONS = { algorithm: "argon2id" } as const;
 const BAD_CREDENTIALS = "The email or password is incorrect";
@@ -12,6 +13,7 @@ const BAD_CREDENTIALS = "The email or password is incorrect";
 export interface AuthServiceDeps {
   users: UsersService;
   tokens: BuiltInTokens;
+  signIns: SignIns;
   clerk: ClerkGateway | null;
   /** Counts login attempts per email (across instances when Redis is configured). */
   limiter: RateLimiter;
@@ -23,7 +25,7 @@ export interface AuthServiceDeps {
  */
 const LOGIN_RULE: RateRule = { burst: 10, perSecond: 0.1 };
 
-/** Built-in accounts (register, login) and syncing a Clerk user on demand. */
+/** Built-in accounts (register, login, logout) and syncing a Clerk user on demand. */
 export class AuthService {
   /**
    * Login for an unknown email verifies against this hash so it costs what a wrong password
@@ -39,7 +41,7 @@ export class AuthService {
   async register(body: RegisterBody): Promise<Session> {
     const passwordHash = await Bun.password.hash(body.password, HASH_OPTIONS);
     const user = await this.deps.users.create({ name: body.name, email: body.email, passwordHash });
-    return { user, token: await this.deps.tokens.sign(user._id) };
+    return { user, token: await this.signIn(user._id) };
   }
 
   async login(body: LoginBody): Promise<Session> {
@@ -51,7 +53,34 @@ export class AuthService {
     const valid = await Bun.password.verify(body.password, hash);
     if (!account?.passwordHash || !valid) throw new UnauthorizedError(BAD_CREDENTIALS);
     const user = toUserJson(account);
-    return { user, token: await this.deps.tokens.sign(user._id) };
+    return { user, token: await this.signIn(user._id) };
+  }
+
+  /** A new sign-in session, and the token that names it. */
+  private async signIn(userId: string): Promise<string> {
+    const signIn = await this.deps.signIns.start(userId);
+    return this.deps.tokens.sign(userId, signIn.id, signIn.expiresAt);
+  }
+
+  /**
+   * Ends the sign-in session of a genuine, unexpired built-in token. Anything else (no token, a
+   * forged or expired one, a Clerk token: Clerk ends its own sessions) has nothing to end here,
+   * and logging out still succeeds.
+   */
+  async logout(token: string | undefined): Promise<void> {
+    if (!token) return;
+    let claims: TokenClaims;
+    try {
+      claims = await this.deps.tokens.verify(token);
+    } catch {
+      return;
+    }
+    await this.deps.signIns.end(claims.signInId, claims.userId);
+  }
+
+  /** Ends every sign-in session of the user: all their built-in tokens, on every device. */
+  async logoutAll(userId: string): Promise<void> {
+    await this.deps.signIns.endAll(userId);
   }
 
   async me(userId: string): Promise<PublicUser> {

@@ -1,6 +1,12 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
-import { ChatIdParams } from "../common/model.ts";
+import {
+  AUTHENTICATED,
+  AUTHENTICATED_CHANGE,
+  ChatIdParams,
+  JSON_BODY,
+  withErrors,
+} from "../common/model.ts";
 import { Chat, ParticipantParams, ReadBody } from "./model.ts";
 import type { ChatService } from "./service.ts";
 
@@ -9,7 +15,7 @@ export function chatsModule({ auth, chats }: { auth: AuthPlugin; chats: ChatServ
     .use(auth)
     .get("", async ({ user }) => ({ chats: await chats.listFor(user.id) }), {
       auth: true,
-      response: t.Object({ chats: t.Array(Chat) }),
+      response: withErrors(t.Object({ chats: t.Array(Chat) }), AUTHENTICATED),
       detail: { summary: "The caller's chats, most recent activity first" },
     })
     .post(
@@ -22,6 +28,11 @@ export function chatsModule({ auth, chats }: { auth: AuthPlugin; chats: ChatServ
       {
         auth: true,
         params: ParticipantParams,
+        response: withErrors({ 200: t.Object({ chat: Chat }), 201: t.Object({ chat: Chat }) }, [
+          ...AUTHENTICATED_CHANGE,
+          400,
+          404,
+        ]),
         detail: { summary: "Open the one chat with a user: 201 when created, 200 when it existed" },
       },
     )
@@ -35,6 +46,7 @@ export function chatsModule({ auth, chats }: { auth: AuthPlugin; chats: ChatServ
         auth: true,
         params: ChatIdParams,
         body: ReadBody,
+        response: withErrors({ 204: t.Void() }, [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404]),
         detail: { summary: "Move the caller's read mark forward (never back)" },
       },
     );

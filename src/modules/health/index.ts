@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import { UnavailableError } from "../../errors.ts";
+import { withErrors } from "../common/model.ts";
 
 /** Something readiness depends on: the database, Redis. Resolves true when it answered a ping. */
 export type ReadinessCheck = () => Promise<boolean>;
@@ -34,7 +35,7 @@ export function healthModule(checks: ReadinessCheck[], timeoutMs = CHECK_TIMEOUT
         detail: {
           summary: "Readiness: 200 when every dependency answers a ping within 1 s, else 503",
         },
-        response: t.Object({ status: t.Literal("ready") }),
+        response: withErrors(t.Object({ status: t.Literal("ready") }), [503]),
       },
     );
 }

@@ -1,6 +1,12 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
-import { ChatIdParams } from "../common/model.ts";
+import {
+  AUTHENTICATED,
+  AUTHENTICATED_CHANGE,
+  ChatIdParams,
+  JSON_BODY,
+  withErrors,
+} from "../common/model.ts";
 import { HistoryQuery, Message, SendBody } from "./model.ts";
 import type { MessageService } from "./service.ts";
 
@@ -19,7 +25,11 @@ export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages:
         auth: true,
         params: ChatIdParams,
         query: HistoryQuery,
-        response: t.Object({ messages: t.Array(Message), hasMore: t.Boolean() }),
+        response: withErrors(t.Object({ messages: t.Array(Message), hasMore: t.Boolean() }), [
+          ...AUTHENTICATED,
+          400,
+          404,
+        ]),
         detail: {
           summary:
             "A chat's messages in ascending seq; after=<seq> catches up, before=<seq> pages back",
@@ -42,6 +52,10 @@ export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages:
         auth: true,
         params: ChatIdParams,
         body: SendBody,
+        response: withErrors(
+          { 200: t.Object({ message: Message }), 201: t.Object({ message: Message }) },
+          [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404, 409],
+        ),
         detail: {
           summary: "Send a message: 201, or 200 with the earlier message when clientId was used",
         },

@@ -5,10 +5,11 @@ import { AppError, RateLimitedError, UnavailableError } from "../../errors.ts";
 import { findUnsafeInput } from "../../plugins/input-guard.ts";
 import type { Logger } from "../../plugins/logger.ts";
 import type { Broker } from "../../realtime/broker.ts";
-import { encodeFrame, type Hub } from "../../realtime/hub.ts";
+import { encodeFrame, type Hub, readControl } from "../../realtime/hub.ts";
 import type { Presence, PresenceChange } from "../../realtime/presence.ts";
 import { RATE_RULES, type RateLimiter, type RateRules } from "../../realtime/rate-limit.ts";
 import { topics } from "../../realtime/topics.ts";
+import type { SignIns } from "../auth/sign-ins.ts";
 import type { ChatMembership, ChatService } from "../chats/service.ts";
 import type { MessageService, Sender } from "../messages/service.ts";
 import type { SessionMembership, SessionService } from "../sessions/service.ts";
@@ -30,6 +31,7 @@ export const SEND_BUFFER_LIMIT = 1024 * 1024;
 const BACKPRESSURE_GRACE_MS = 2000;
 const TOO_SLOW = "Too slow to keep up; reconnect and resume";
 const UNAVAILABLE = "The service is unavailable; reconnect shortly";
+const SIGNED_OUT = "Signed out";
 /** Events that can be handled with the database out of reach (typing, once membership is known). */
 const NO_DATABASE = new Set<string>(["ping", "typing", "leave-chat"]);
 /** How many missed messages one replay page holds; replay pages until caught up. */
@@ -39,6 +41,8 @@ const validFrame = TypeCompiler.Compile(ClientFrame);
 
 interface SocketState {
   readonly user: Sender;
+  /** The built-in sign-in session the socket was opened with; none for a Clerk token. */
+  readonly signInId: string | undefined;
   readonly connection: Connection;
   /** Chats this socket may act in: checked once, then trusted until the socket closes. */
   readonly memberships: Map<string, ChatMembership>;
@@ -68,6 +72,8 @@ export interface GatewayDeps {
   chats: ChatService;
   messages: MessageService;
   sessions: SessionService;
+  /** Whether a sign-in session still stands, read once more as a socket opens. */
+  signIns: Pick<SignIns, "isActive">;
   /** False while the driver knows the database is out of reach: events that need it fail fast. */
   databaseReachable: () => boolean;
   log: Logger;
@@ -111,9 +117,10 @@ export class RealtimeGateway {
     }
   }
 
-  async open(connection: Connection, user: Sender): Promise<void> {
+  async open(connection: Connection, user: Sender, signInId?: string): Promise<void> {
     const state: SocketState = {
       user,
+      signInId,
       connection,
       memberships: new Map(),
       sessions: new Map(),
@@ -122,12 +129,19 @@ export class RealtimeGateway {
     };
     this.sockets.set(connection, state);
     connection.subscribe(topics.user(user.id));
-    const { presence, chats, hub } = this.deps;
+    const { presence, chats, hub, signIns } = this.deps;
     try {
-      const [becameOnline, contacts] = await Promise.all([
+      // The upgrade checked the sign-in already; check again now that the socket is registered,
+      // since a logout whose control message came in between would have found no socket to close.
+      const [becameOnline, contacts, signedIn] = await Promise.all([
         presence.connect(user.id),
         chats.contactsOf(user.id),
+        signInId === undefined ? true : signIns.isActive(signInId, user.id),
       ]);
+      if (!signedIn) {
+        connection.close(1008, SIGNED_OUT);
+        return;
+      }
       if (becameOnline) hub.toUsers(contacts, "user-online", { userId: user.id });
       this.send(state, "online-users", { userIds: await presence.online(contacts) });
     } catch (error) {
@@ -183,18 +197,26 @@ export class RealtimeGateway {
     }
   }
 
-  /** Instructions from any instance through the hub: so far, closing a deleted user's sockets. */
+  /**
+   * Instructions from any instance through the hub: closing a deleted user's sockets, the sockets
+   * of an ended sign-in session (logout), or those of every built-in sign-in of a user
+   * (logout-all; a Clerk token's sockets stay, Clerk ends its own sessions).
+   */
   control(message: string): void {
-    let instruction: { disconnect?: unknown };
-    try {
-      instruction = JSON.parse(message);
-    } catch {
+    const instruction = readControl(message);
+    if (!instruction) {
       this.deps.log.warn("ignored a malformed control message");
       return;
     }
-    if (typeof instruction.disconnect !== "string") return;
+    const { disconnect, revokeSignIn, revokeSignInsOf } = instruction;
     for (const [connection, state] of this.sockets) {
-      if (state.user.id === instruction.disconnect) connection.close(1008, "Account deleted");
+      if (state.user.id === disconnect) {
+        connection.close(1008, "Account deleted");
+      } else if (state.signInId !== undefined && state.signInId === revokeSignIn) {
+        connection.close(1008, SIGNED_OUT);
+      } else if (state.signInId !== undefined && state.user.id === revokeSignInsOf) {
+        connection.close(1008, SIGNED_OUT);
+      }
     }
   }
 

@@ -1,5 +1,6 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
+import { AUTHENTICATED, AUTHENTICATED_CHANGE, JSON_BODY, withErrors } from "../common/model.ts";
 import {
   CreateSessionBody,
   EndedSessionEnvelope,
@@ -32,7 +33,11 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
         auth: true,
         transform: ({ body }) => normalizeSessionBody(body),
         body: CreateSessionBody,
-        response: { 201: SessionEnvelope },
+        response: withErrors({ 201: SessionEnvelope }, [
+          ...AUTHENTICATED_CHANGE,
+          ...JSON_BODY,
+          502,
+        ]),
         detail: {
           summary: "Start a session as its host",
           description:
@@ -44,12 +49,12 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
     )
     .get("/active", async () => ({ sessions: await sessions.active() }), {
       auth: true,
-      response: SessionListEnvelope,
+      response: withErrors(SessionListEnvelope, AUTHENTICATED),
       detail: { summary: "The latest 20 active sessions" },
     })
     .get("/my-recent", async ({ user }) => ({ sessions: await sessions.recentFor(user.id) }), {
       auth: true,
-      response: SessionListEnvelope,
+      response: withErrors(SessionListEnvelope, AUTHENTICATED),
       detail: {
         summary: "The latest 20 completed sessions the caller hosted or joined, last ended first",
       },
@@ -57,7 +62,7 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
     .get("", ({ query }) => sessions.list(query), {
       auth: true,
       query: SessionListQuery,
-      response: SessionPageEnvelope,
+      response: withErrors(SessionPageEnvelope, [...AUTHENTICATED, 400]),
       detail: {
         summary: "Sessions, newest first, filtered by status and difficulty",
         description: "`before` is the `_id` of the last session seen; limit 20 by default, ≤ 100.",
@@ -66,7 +71,7 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
     .get("/:id", async ({ params }) => ({ session: await sessions.get(params.id) }), {
       auth: true,
       params: SessionIdParams,
-      response: SessionEnvelope,
+      response: withErrors(SessionEnvelope, [...AUTHENTICATED, 400, 404]),
       detail: { summary: "One session; 404 when there is none" },
     })
     .patch(
@@ -79,7 +84,7 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
         params: SessionIdParams,
         transform: ({ body }) => normalizeSessionBody(body),
         body: UpdateSessionBody,
-        response: SessionEnvelope,
+        response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404]),
         detail: {
           summary: "Change the problem or difficulty",
           description: "Host only (403), while active (400 SESSION_COMPLETED).",
@@ -95,6 +100,7 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
       {
         auth: true,
         params: SessionIdParams,
+        response: withErrors({ 204: t.Void() }, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
         detail: {
           summary: "Delete a session and whatever Stream resources it left",
           description:
@@ -109,7 +115,7 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
       {
         auth: true,
         params: SessionIdParams,
-        response: SessionEnvelope,
+        response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, 400, 404, 409, 502]),
         detail: {
           summary: "Take the participant's seat (and join the Stream channel)",
           description:
@@ -124,7 +130,7 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
       {
         auth: true,
         params: SessionIdParams,
-        response: SessionEnvelope,
+        response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, 400, 404]),
         detail: {
           summary: "The participant leaves; the seat is free again",
           description:
@@ -142,7 +148,7 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
       {
         auth: true,
         params: SessionIdParams,
-        response: EndedSessionEnvelope,
+        response: withErrors(EndedSessionEnvelope, [...AUTHENTICATED_CHANGE, 400, 404]),
         detail: {
           summary: "End the session (host only)",
           description:

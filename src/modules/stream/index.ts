@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
+import { AUTHENTICATED, AUTHENTICATED_CHANGE, withErrors } from "../common/model.ts";
 import { StreamToken } from "./model.ts";
 import { issueStreamToken, type StreamService } from "./service.ts";
 
@@ -20,12 +21,12 @@ export function streamModule({ auth, stream }: StreamModuleDeps) {
     .use(auth)
     .get("/api/chat/token", ({ user }) => issueStreamToken(stream, user), {
       auth: true,
-      response: StreamToken,
+      response: withErrors(StreamToken, [...AUTHENTICATED, 502]),
       detail,
     })
     .post("/api/auth/stream-token", ({ user }) => issueStreamToken(stream, user), {
       auth: true,
-      response: StreamToken,
+      response: withErrors(StreamToken, [...AUTHENTICATED_CHANGE, 502]),
       detail: { ...detail, summary: "Same as GET /api/chat/token" },
     });
 }

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
+import { AUTHENTICATED, withErrors } from "../common/model.ts";
 import { UserEnvelope, UserIdParams, UserListEnvelope, UserListQuery } from "./model.ts";
 import type { UsersService } from "./service.ts";
 
@@ -14,7 +15,7 @@ export function usersModule({ auth, users }: UsersModuleDeps) {
     .get("", async ({ user, query }) => ({ users: await users.list(user.id, query) }), {
       auth: true,
       query: UserListQuery,
-      response: UserListEnvelope,
+      response: withErrors(UserListEnvelope, [...AUTHENTICATED, 400]),
       detail: {
         summary: "Everyone but the caller",
         description:
@@ -25,7 +26,7 @@ export function usersModule({ auth, users }: UsersModuleDeps) {
     .get("/:id", async ({ params }) => ({ user: await users.get(params.id) }), {
       auth: true,
       params: UserIdParams,
-      response: UserEnvelope,
+      response: withErrors(UserEnvelope, [...AUTHENTICATED, 400, 404]),
       detail: {
         summary: "One user",
         description: "400 for a malformed id, 404 for an unknown one.",

@@ -1,6 +1,7 @@
 import { verifyWebhook } from "@clerk/backend/webhooks";
 import { Elysia, t } from "elysia";
 import { BadRequestError } from "../../errors.ts";
+import { JSON_BODY, withErrors } from "../common/model.ts";
 import type { ClerkEvents } from "./service.ts";
 
 export const CLERK_WEBHOOK_PATH = "/api/webhooks/clerk";
@@ -44,11 +45,14 @@ export function webhooksModule({ signingSecret, events }: WebhooksModuleDeps) {
         return { received: true as const, type: event.type, outcome };
       },
       {
-        response: t.Object({
-          received: t.Literal(true),
-          type: t.String(),
-          outcome: t.Union([t.Literal("synced"), t.Literal("deleted"), t.Literal("ignored")]),
-        }),
+        response: withErrors(
+          t.Object({
+            received: t.Literal(true),
+            type: t.String(),
+            outcome: t.Union([t.Literal("synced"), t.Literal("deleted"), t.Literal("ignored")]),
+          }),
+          [...JSON_BODY, 503],
+        ),
         detail: {
           summary: "Clerk's user events (Standard Webhooks signature)",
           description:
