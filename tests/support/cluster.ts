@@ -136,6 +136,7 @@ export async function privateRedis(): Promise<PrivateRedis> {
 
 export interface SpawnedInstance {
   readonly url: string;
+  readonly port: number;
   readonly api: Api;
   socket(token: string): Promise<TestSocket>;
   /** SIGKILL: no graceful close, no presence cleanup, sockets dropped. */
@@ -144,10 +145,13 @@ export interface SpawnedInstance {
 
 const INSTANCE_ENTRY = resolve(import.meta.dir, "instance.ts");
 
-/** Starts an app instance in a child process on a free port, sharing `mongo` and Redis. */
+/**
+ * Starts an app instance in a child process, sharing `mongo` and Redis: on `options.port` (a
+ * restart on the port of a killed instance keeps its URL), else on a free port.
+ */
 export async function spawnInstance(
   env: Record<string, string>,
-  options: { mongo: { uri: string; dbName: string }; realtime: RealtimeOptions },
+  options: { mongo: { uri: string; dbName: string }; realtime: RealtimeOptions; port?: number },
 ): Promise<SpawnedInstance> {
   const child = Bun.spawn(["bun", INSTANCE_ENTRY], {
     env: {
@@ -156,6 +160,7 @@ export async function spawnInstance(
       TEST_MONGO_URI: options.mongo.uri,
       TEST_MONGO_DB: options.mongo.dbName,
       TEST_REALTIME: JSON.stringify(options.realtime),
+      ...(options.port ? { TEST_PORT: String(options.port) } : {}),
     },
     stdout: "pipe",
     stderr: "inherit",
@@ -175,6 +180,7 @@ export async function spawnInstance(
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
+    port,
     api: apiClient(url),
     socket: (token) => openSocket(`ws://127.0.0.1:${port}/ws?token=${token}`),
     async kill() {

@@ -4,7 +4,8 @@
  * listens.
  *
  * Environment: the app's own variables (REDIS_URL, JWT_SECRET, ...), plus TEST_MONGO_URI and
- * TEST_MONGO_DB (the database to share) and TEST_REALTIME (RealtimeOptions as JSON).
+ * TEST_MONGO_DB (the database to share), TEST_REALTIME (RealtimeOptions as JSON), and TEST_PORT
+ * (a port to listen on, so that a restarted instance keeps its URL; a free one by default).
  */
 import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -20,5 +21,5 @@ const app = createApp({
   db,
   log,
   realtime: JSON.parse(env.TEST_REALTIME ?? "{}"),
-}).listen({ port: 0, hostname: "127.0.0.1" });
+}).listen({ port: Number(env.TEST_PORT ?? 0), hostname: "127.0.0.1" });
 console.log(JSON.stringify({ port: app.server!.port }));
