@@ -1,15 +1,17 @@
 /**
- * `bun run bench [--only chat,broadcast,connections,rest,redis] [--users 1000] [--sockets 10000]
- * [--subscribers 1000] [--duration 6] [--step 3] [--rates 1,2,...,9] [--concurrency 64]
- * [--window 32] [--mongodb-uri URI] [--start-redis] [--profile] [--out FILE]`
+ * `bun run bench [--only client,chat,broadcast,connections,rest,redis] [--users 1000]
+ * [--sockets 10000] [--subscribers 1000] [--duration 6] [--step 3] [--rates 1,2,...,9]
+ * [--concurrency 64] [--window 32] [--mongodb-uri URI] [--start-redis] [--profile] [--out FILE]`
  *
  * Starts the database, the app (`bun index.ts`) and the baseline (a bare Bun.serve) as separate
  * processes, drives them from load-generator processes with real WebSocket and HTTP clients on
  * 127.0.0.1, prints a table and writes bench/results/<timestamp>.json. Method: BENCHMARKS.md.
+ * `client` needs none of that: it bundles the client SDK for the browser and measures it.
  */
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { type BundleFigures, measureClientBundle } from "./lib/bundle.ts";
 import {
   type Child,
   cpuSeconds,
@@ -24,8 +26,10 @@ import type { ChatPair, Command, Reply } from "./lib/protocol.ts";
 import { type Seeded, seed } from "./lib/seed.ts";
 import { fmt, formatTable, percentile, type Row, round } from "./lib/stats.ts";
 
-const WORKLOADS = ["chat", "broadcast", "connections", "rest", "redis"] as const;
+const WORKLOADS = ["client", "chat", "broadcast", "connections", "rest", "redis"] as const;
 type Workload = (typeof WORKLOADS)[number];
+/** The workloads that need the database, a seeded store and app processes. */
+const SERVER_WORKLOADS: readonly Workload[] = ["chat", "broadcast", "connections", "rest", "redis"];
 
 const { values: flags } = parseArgs({
   args: Bun.argv.slice(2),
@@ -539,6 +543,31 @@ async function restRun(server: Server, seeded: Seeded, kind: "list-chats" | "sen
   }
 }
 
+// ---- client: the SDK's bundle, minified and gzipped ----
+
+/** Without Eden (the figure with a target) and with it, for reference. */
+async function clientRun() {
+  const withoutEden = await measureClientBundle(true);
+  const withEden = await measureClientBundle(false);
+  return { entry: "src/client/index.ts", target: "browser", withoutEden, withEden };
+}
+
+/** Under 10 KB gzip without Eden (issue 13). */
+const CLIENT_GZIP_TARGET = 10_000;
+
+function clientRow(figures: BundleFigures): Row {
+  const eden = figures.edenExternal ? "without Eden" : "with Eden";
+  return {
+    workload: "client",
+    figure: `SDK bundle, minified + gzip, ${eden}`,
+    app: `${fmt.int(figures.gzipBytes)} B (${fmt.int(figures.minifiedBytes)} B min)`,
+    baseline: "",
+    ratio: "",
+    target: figures.edenExternal ? "< 10 KB" : "",
+    met: figures.edenExternal ? (figures.gzipBytes < CLIENT_GZIP_TARGET ? "yes" : "no") : "",
+  };
+}
+
 // ---- main ----
 
 async function machine() {
@@ -570,16 +599,26 @@ async function main() {
     `bench: ${host.cores} cores, ${host.memoryGiB} GiB, bun ${host.bun}; workloads: ${[...only].join(", ")}`,
   );
 
-  const database = await startDatabase();
-  log(`database: ${database.note}`);
-  const seedStart = performance.now();
-  // The server builds the indexes; seed after the first app start so the unique ones exist.
-  const first = await startApp(database.uri);
-  const seeded = await seed(database.uri, JWT_SECRET, opts.users);
-  await first.child.stop();
-  log(
-    `seeded ${seeded.users.length} users and ${seeded.chats.length} chats in ${fmt.ms(performance.now() - seedStart)}`,
-  );
+  // First, since it takes a second and a bundle that touches Node fails the whole run.
+  if (only.has("client")) {
+    const client = await clientRun();
+    results.client = client;
+    for (const figures of [client.withoutEden, client.withEden]) {
+      log(
+        `client: ${figures.edenExternal ? "without" : "with"} Eden, ${fmt.int(figures.gzipBytes)} B gzip, ` +
+          `${fmt.int(figures.minifiedBytes)} B minified, ${figures.inputs} source files; no Node built-ins`,
+      );
+      rows.push(clientRow(figures));
+    }
+  }
+
+  // Only the server workloads need a database; with none of them, nothing is started or seeded.
+  const needsServer = SERVER_WORKLOADS.some((w) => only.has(w));
+  const database = needsServer
+    ? await startDatabase()
+    : { uri: "", child: undefined, note: "none (no workload needs one)" };
+  if (needsServer) log(`database: ${database.note}`);
+  const seeded = needsServer ? await seedDatabase(database.uri) : { users: [], chats: [] };
 
   if (only.has("chat")) {
     const app = await startApp(database.uri);
@@ -751,6 +790,19 @@ async function main() {
   await Bun.write(out, `${JSON.stringify(report, null, 2)}\n`);
   log(`written ${out}`);
   if (flags.profile) log(`CPU profiles in ${PROFILE_DIR}`);
+}
+
+/** Users and chats for every server workload, straight into the database. */
+async function seedDatabase(uri: string): Promise<Seeded> {
+  const seedStart = performance.now();
+  // The server builds the indexes; seed after the first app start so the unique ones exist.
+  const first = await startApp(uri);
+  const seeded = await seed(uri, JWT_SECRET, opts.users);
+  await first.child.stop();
+  log(
+    `seeded ${seeded.users.length} users and ${seeded.chats.length} chats in ${fmt.ms(performance.now() - seedStart)}`,
+  );
+  return seeded;
 }
 
 /** `--start-redis`: a private, throwaway redis-server on a free port. */
