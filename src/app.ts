@@ -9,15 +9,23 @@ import { authModule, PASSWORD_ROUTES } from "./modules/auth/index.ts";
 import { AuthService } from "./modules/auth/service.ts";
 import { SignIns } from "./modules/auth/sign-ins.ts";
 import { BuiltInTokens } from "./modules/auth/tokens.ts";
+import { IceServers } from "./modules/calls/ice-servers.ts";
+import { callsModule } from "./modules/calls/index.ts";
+import { callSocket } from "./modules/calls/socket.ts";
 import { chatsModule } from "./modules/chats/index.ts";
 import { ChatService } from "./modules/chats/service.ts";
 import { healthModule } from "./modules/health/index.ts";
 import { messagesModule } from "./modules/messages/index.ts";
 import { MessageService } from "./modules/messages/service.ts";
+import { chatSocket } from "./modules/realtime/chat-socket.ts";
 import { RealtimeGateway } from "./modules/realtime/gateway.ts";
 import { realtimeModule } from "./modules/realtime/index.ts";
+import { roomsModule } from "./modules/rooms/index.ts";
+import { RoomService } from "./modules/rooms/service.ts";
+import { roomCall, roomSocket } from "./modules/rooms/socket.ts";
 import { sessionsModule } from "./modules/sessions/index.ts";
 import { SessionService } from "./modules/sessions/service.ts";
+import { sessionCall, sessionSocket } from "./modules/sessions/socket.ts";
 import { StreamCleanup } from "./modules/sessions/stream-cleanup.ts";
 import { streamModule } from "./modules/stream/index.ts";
 import { StreamService } from "./modules/stream/service.ts";
@@ -63,13 +71,18 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     ? new StreamCleanup({ models, stream, clock, log, intervalMs: config.streamCleanupIntervalMs })
     : null;
   const sessions = new SessionService({ models, hub: realtime.hub, stream, cleanup, clock, log });
+  const rooms = new RoomService({ models, hub: realtime.hub });
+  const { hub, limiter, roomPresence } = realtime;
   const rules = scaledRateRules(config.rateLimitMultiplier);
   const gateway = new RealtimeGateway({
     ...realtime,
-    rules,
     chats,
-    messages,
-    sessions,
+    features: [
+      chatSocket({ chats, messages, hub, limiter, rules }),
+      sessionSocket(sessions),
+      roomSocket({ rooms, hub, presence: roomPresence, log }),
+      callSocket({ session: sessionCall(sessions, hub), room: roomCall(rooms, hub) }),
+    ],
     signIns,
     databaseReachable: () => db.reachable,
     log,
@@ -97,7 +110,8 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
       apiDocs({
         title: "Interview chat server",
         version: "0.1.0",
-        description: "Accounts, one-to-one chat with presence and typing, and live interviews.",
+        description:
+          "Accounts, one-to-one chat with presence and typing, live interviews, and call rooms.",
       }),
     )
     .use(healthModule([() => db.ping(), async () => realtime.broker.healthy()]))
@@ -119,6 +133,8 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(chatsModule({ auth, chats }))
     .use(messagesModule({ auth, messages }))
     .use(sessionsModule({ auth, sessions }))
+    .use(roomsModule({ auth, rooms }))
+    .use(callsModule({ auth, iceServers: new IceServers(config.ice, clock) }))
     .use(realtimeModule({ auth, gateway, allowedOrigins: config.corsOrigins }))
     .onStart(({ server }) => {
       if (server) {

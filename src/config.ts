@@ -31,6 +31,10 @@ const EnvSchema = T.Object({
   REDIS_URL: T.Optional(T.String({ pattern: "^rediss?://" })),
   RATE_LIMIT_MULTIPLIER: T.Optional(T.String({ pattern: "^[0-9]+(\\.[0-9]+)?$" })),
   REQUEST_BODY_TIMEOUT_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
+  STUN_URLS: T.Optional(T.String()),
+  TURN_URLS: T.Optional(T.String()),
+  TURN_SECRET: T.Optional(T.String({ minLength: 1 })),
+  TURN_TTL: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -66,7 +70,21 @@ export interface Config {
   rateLimitMultiplier: number;
   /** How long a whole request body may take to arrive before the answer is 408. */
   requestBodyTimeoutMs: number;
+  /** The ICE servers handed to callers (`GET /api/call/ice-servers`). */
+  ice: IceConfig;
 }
+
+export interface IceConfig {
+  /** `stun:` / `stuns:` URLs, handed out as they are. */
+  stunUrls: string[];
+  /** TURN with credentials by the TURN REST API scheme (coturn's `use-auth-secret`); null when off. */
+  turn: { urls: string[]; secret: string } | null;
+  /** How long a handed-out TURN credential stays valid. */
+  ttlSeconds: number;
+}
+
+/** A day, as the TURN REST API draft suggests. */
+const DEFAULT_TURN_TTL_SECONDS = 86_400;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -130,6 +148,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     if (origin !== "*" && !URL.canParse(origin))
       problems.push(`CORS_ORIGINS: "${origin}" is not a URL`);
   }
+  const ice = iceConfig(valid, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -159,6 +178,36 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     redisUrl: valid.REDIS_URL,
     rateLimitMultiplier,
     requestBodyTimeoutMs,
+    ice,
+  };
+}
+
+/** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL; each problem is one line in `problems`. */
+function iceConfig(valid: Env, problems: string[]): IceConfig {
+  const stunUrls = list(valid.STUN_URLS);
+  const turnUrls = list(valid.TURN_URLS);
+  for (const url of stunUrls) {
+    if (!/^stuns?:[^\s]+$/.test(url)) problems.push(`STUN_URLS: "${url}" is not a stun: URL`);
+  }
+  for (const url of turnUrls) {
+    if (!/^turns?:[^\s]+$/.test(url)) problems.push(`TURN_URLS: "${url}" is not a turn: URL`);
+  }
+  // A TURN server with no secret would be handed out without credentials (useless, since coturn
+  // refuses them), and a secret with no server is a setting that was meant to do something.
+  if (turnUrls.length > 0 && !valid.TURN_SECRET) {
+    problems.push("TURN_URLS: needs TURN_SECRET (the TURN server's static-auth-secret)");
+  } else if (valid.TURN_SECRET && turnUrls.length === 0) {
+    problems.push("TURN_SECRET: set without TURN_URLS");
+  }
+  const ttlSeconds = Number(valid.TURN_TTL ?? DEFAULT_TURN_TTL_SECONDS);
+  if (ttlSeconds < 60) problems.push("TURN_TTL: must be at least 60 (seconds)");
+  return {
+    stunUrls,
+    turn:
+      turnUrls.length > 0 && valid.TURN_SECRET
+        ? { urls: turnUrls, secret: valid.TURN_SECRET }
+        : null,
+    ttlSeconds,
   };
 }
 

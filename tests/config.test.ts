@@ -96,6 +96,51 @@ describe("configuration", () => {
     expect(problemsOf({ REQUEST_BODY_TIMEOUT_MS: "soon" }).length).toBe(1);
   });
 
+  test("ICE servers: none by default, TURN credentials valid a day", () => {
+    expect(loadConfig({}).ice).toEqual({ stunUrls: [], turn: null, ttlSeconds: 86_400 });
+  });
+
+  test("STUN_URLS and TURN_URLS are comma-separated lists; TURN_TTL is in seconds", () => {
+    const config = loadConfig({
+      STUN_URLS: "stun:stun.example.org:3478, stuns:stun.example.org:5349",
+      TURN_URLS: "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349",
+      TURN_SECRET: "shared-with-coturn",
+      TURN_TTL: "3600",
+    });
+    expect(config.ice).toEqual({
+      stunUrls: ["stun:stun.example.org:3478", "stuns:stun.example.org:5349"],
+      turn: {
+        urls: ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
+        secret: "shared-with-coturn",
+      },
+      ttlSeconds: 3600,
+    });
+  });
+
+  test("TURN_URLS without TURN_SECRET is one problem, and so is the reverse", () => {
+    expect(problemsOf({ TURN_URLS: "turn:turn.example.org:3478" })).toEqual([
+      "TURN_URLS: needs TURN_SECRET (the TURN server's static-auth-secret)",
+    ]);
+    const problems = problemsOf({ TURN_SECRET: "lonely-secret-value" });
+    expect(problems).toEqual(["TURN_SECRET: set without TURN_URLS"]);
+    expect(problems.join("\n")).not.toContain("lonely-secret-value");
+  });
+
+  test("ICE URLs must have their scheme; TURN_TTL at least 60 seconds", () => {
+    expect(
+      problemsOf({
+        STUN_URLS: "stun.example.org:3478",
+        TURN_URLS: "https://turn.example.org",
+        TURN_SECRET: "s",
+      }),
+    ).toEqual([
+      'STUN_URLS: "stun.example.org:3478" is not a stun: URL',
+      'TURN_URLS: "https://turn.example.org" is not a turn: URL',
+    ]);
+    expect(problemsOf({ TURN_TTL: "59" })).toEqual(["TURN_TTL: must be at least 60 (seconds)"]);
+    expect(problemsOf({ TURN_TTL: "a day" }).length).toBe(1);
+  });
+
   test("scaled rate rules keep the contract's by default", () => {
     expect(scaledRateRules(1)).toEqual(RATE_RULES);
     expect(scaledRateRules(100).typing).toEqual({ burst: 2000, perSecond: 500 });

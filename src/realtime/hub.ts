@@ -19,6 +19,33 @@ export interface ControlInstruction {
   revokeSignIn?: string;
   /** A user whose every sign-in session ended (logout-all). */
   revokeSignInsOf?: string;
+  /** Sockets that must stop holding a room's call (see RoomCallInstruction). */
+  roomCall?: RoomCallInstruction;
+}
+
+/**
+ * Why sockets drop out of a room's call, on whichever instance holds them:
+ * - `joined-elsewhere`: another socket of `userId` joined the call as number `seq`; each socket of
+ *   theirs that joined with a lower number gives it up (one socket per user per room);
+ * - `left`: `userId` left the room (REST); their socket in the call gives it up;
+ * - `closed`: the room is gone; every socket in its call gives it up.
+ */
+export type RoomCallInstruction =
+  | { roomId: string; reason: "joined-elsewhere"; userId: string; seq: number }
+  | { roomId: string; reason: "left"; userId: string }
+  | { roomId: string; reason: "closed" };
+
+function readRoomCall(value: unknown): RoomCallInstruction | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { roomId, reason, userId, seq } = value as Record<string, unknown>;
+  if (typeof roomId !== "string") return undefined;
+  if (reason === "closed") return { roomId, reason };
+  if (typeof userId !== "string") return undefined;
+  if (reason === "left") return { roomId, reason, userId };
+  if (reason === "joined-elsewhere" && typeof seq === "number") {
+    return { roomId, reason, userId, seq };
+  }
+  return undefined;
 }
 
 /** A control message as published by the hub; undefined when it is not one. */
@@ -35,12 +62,15 @@ export function readControl(message: string): ControlInstruction | undefined {
     const value = (parsed as Record<string, unknown>)[key];
     if (typeof value === "string") instruction[key] = value;
   }
+  const roomCall = readRoomCall((parsed as Record<string, unknown>).roomCall);
+  if (roomCall) instruction.roomCall = roomCall;
   return instruction;
 }
 
 /**
  * Where domain services say who an event is for, in the contract's words: a user (all their
- * sockets), the people in a chat, the people in a session. The broker decides how it gets there.
+ * sockets), the people in a chat, in a session, in a room's call. The broker decides how it gets
+ * there.
  */
 export class Hub {
   constructor(private readonly broker: Broker) {}
@@ -76,6 +106,11 @@ export class Hub {
     this.control({ revokeSignInsOf: userId });
   }
 
+  /** Tells every instance which sockets must give up a room's call, and why. */
+  roomCall(instruction: RoomCallInstruction): void {
+    this.control({ roomCall: instruction });
+  }
+
   private control(instruction: ControlInstruction): void {
     this.broker.publish(topics.control, JSON.stringify(instruction));
   }
@@ -85,6 +120,14 @@ export class Hub {
     const frame = encodeFrame(event, data);
     for (const userId of new Set(recipientIds)) {
       this.broker.publish(topics.session(sessionId, userId), frame);
+    }
+  }
+
+  /** To the socket of each of `recipientIds` that holds the room's call. */
+  toRoom(roomId: string, recipientIds: Iterable<string>, event: string, data: unknown): void {
+    const frame = encodeFrame(event, data);
+    for (const userId of new Set(recipientIds)) {
+      this.broker.publish(topics.room(roomId, userId), frame);
     }
   }
 }

@@ -16,6 +16,11 @@ export interface Realtime {
   broker: Broker;
   hub: Hub;
   presence: Presence;
+  /**
+   * Who is in a room's call, counted in sockets under `<roomId>:<userId>`: kept apart from user
+   * presence, with the same crash handling (an instance that dies takes its callers with it).
+   */
+  roomPresence: Presence;
   limiter: RateLimiter;
   /**
    * Hands the listening server to the broker; call once `listen` has returned. What the broker
@@ -64,15 +69,17 @@ export function createRealtime(
   if (config.redisUrl) return redisRealtime(config.redisUrl, log, options);
   const broker = new LocalBroker();
   const presence = new MemoryPresence();
+  const roomPresence = new MemoryPresence();
   const limiter = new MemoryRateLimiter();
-  return realtimeOf(broker, presence, limiter, async () => {
-    await Promise.all([broker.close(), presence.close(), limiter.close()]);
+  return realtimeOf(broker, presence, roomPresence, limiter, async () => {
+    await Promise.all([broker.close(), presence.close(), roomPresence.close(), limiter.close()]);
   });
 }
 
 function realtimeOf(
   broker: Broker,
   presence: Presence,
+  roomPresence: Presence,
   limiter: RateLimiter,
   close: () => Promise<void>,
 ): Realtime {
@@ -80,6 +87,7 @@ function realtimeOf(
     broker,
     hub: new Hub(broker),
     presence,
+    roomPresence,
     limiter,
     attach: (server, onControl) => broker.attach(withControl(server, onControl)),
     close,
@@ -96,19 +104,20 @@ function redisRealtime(url: string, log: Logger, options: RealtimeOptions): Real
   const redis = { url, log, timeoutMs: options.redisTimeoutMs, pingMs: options.redisPingMs };
   const commands = new RedisConnection({ ...redis, role: "commands", setup: loadScripts });
   const broker = new RedisBroker(redis, commands, `${namespace}:fanout`);
-  const presence = new RedisPresence(commands, {
-    namespace,
+  const timing = {
     instanceId,
     heartbeatMs: options.heartbeatMs ?? 3000,
     expiryMs: options.expiryMs ?? 10_000,
     log,
-  });
+  };
+  const presence = new RedisPresence(commands, { namespace, ...timing });
+  const roomPresence = new RedisPresence(commands, { namespace: `${namespace}:rooms`, ...timing });
   const limiter = new RedisRateLimiter(commands, namespace);
   log.info({ instanceId }, "realtime: scaling out through redis");
   commands.start();
-  return realtimeOf(broker, presence, limiter, async () => {
+  return realtimeOf(broker, presence, roomPresence, limiter, async () => {
     // Presence first: leaving announces this instance's users, which needs the broker.
-    await presence.close();
+    await Promise.all([presence.close(), roomPresence.close()]);
     await Promise.all([broker.close(), limiter.close()]);
     await commands.close();
   });

@@ -1,6 +1,7 @@
 import type mongoose from "mongoose";
 import { chatModel } from "./chat.ts";
 import { messageModel } from "./message.ts";
+import { roomModel } from "./room.ts";
 import { sessionModel } from "./session.ts";
 import { signInModel } from "./sign-in.ts";
 import { streamCleanupModel } from "./stream-cleanup.ts";
@@ -16,6 +17,7 @@ export function createModels(connection: mongoose.Connection) {
     Chat: chatModel(connection),
     Message: messageModel(connection),
     Session: sessionModel(connection),
+    Room: roomModel(connection),
     SignIn: signInModel(connection),
     StreamCleanup: streamCleanupModel(connection),
   };

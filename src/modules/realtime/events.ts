@@ -1,48 +1,47 @@
+import type { TLiteral, TObject, TOptional, TString, TUnion } from "@sinclair/typebox";
 import { type Static, t } from "elysia";
-import { ObjectIdString } from "../common/model.ts";
-import { SendBody } from "../messages/model.ts";
-import { CodeUpdateData, SignalData, ToggleMediaData } from "../sessions/model.ts";
+import { callEvents } from "../calls/socket.ts";
+import { roomEvents } from "../rooms/socket.ts";
+import { sessionEvents } from "../sessions/socket.ts";
+import { chatEvents } from "./chat-socket.ts";
 
 const Ref = t.Optional(t.String({ maxLength: 100 }));
 
-/** Every frame a client may send, one member per event. Validation, types and docs come from here. */
-export const clientEvents = {
-  "join-chat": t.Union([
-    ObjectIdString,
-    t.Object({ chatId: ObjectIdString, after: t.Optional(t.Integer({ minimum: 0 })) }),
-  ]),
-  "leave-chat": ObjectIdString,
-  "send-message": t.Object({ chatId: ObjectIdString, ...SendBody.properties }),
-  typing: t.Object({ chatId: ObjectIdString, isTyping: t.Boolean() }),
-  "mark-read": t.Object({ chatId: ObjectIdString, seq: t.Integer({ minimum: 0 }) }),
+/** The gateway's own: a liveness check any client may send. */
+export const gatewayEvents = {
   ping: t.Optional(t.Unknown()),
-  "join-session": ObjectIdString,
-  "leave-session": ObjectIdString,
-  signal: SignalData,
-  "toggle-media": ToggleMediaData,
-  "code-update": CodeUpdateData,
-} as const;
+};
+
+/**
+ * Every event a client may send, composed from the features that own them (each feature's
+ * `socket.ts`). Validation, types and docs come from here. The gateway refuses to start unless
+ * each of these has exactly one registered feature.
+ */
+export const clientEvents = {
+  ...gatewayEvents,
+  ...chatEvents,
+  ...sessionEvents,
+  ...roomEvents,
+  ...callEvents,
+};
 
 type ClientEvents = typeof clientEvents;
-export type ClientEventName = keyof ClientEvents;
+export type ClientEventName = keyof ClientEvents & string;
 
-function member<E extends ClientEventName>(event: E) {
-  return t.Object({ event: t.Literal(event), data: clientEvents[event], ref: Ref });
+/** One member of the frame union: `{ event, data, ref? }` for one event. */
+type FrameSchema<Event extends ClientEventName> = TObject<{
+  event: TLiteral<Event>;
+  data: ClientEvents[Event];
+  ref: TOptional<TString>;
+}>;
+
+function member<Event extends ClientEventName>(event: Event): FrameSchema<Event> {
+  return t.Object({ event: t.Literal(event), data: clientEvents[event], ref: Ref }) as never;
 }
 
-export const ClientFrame = t.Union([
-  member("join-chat"),
-  member("leave-chat"),
-  member("send-message"),
-  member("typing"),
-  member("mark-read"),
-  member("ping"),
-  member("join-session"),
-  member("leave-session"),
-  member("signal"),
-  member("toggle-media"),
-  member("code-update"),
-]);
+export const ClientFrame = t.Union(
+  (Object.keys(clientEvents) as ClientEventName[]).map(member),
+) as TUnion<{ [Event in ClientEventName]: FrameSchema<Event> }[ClientEventName][]>;
 export type ClientFrame = Static<typeof ClientFrame>;
 
 export function isClientEvent(event: unknown): event is ClientEventName {

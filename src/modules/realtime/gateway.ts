@@ -1,19 +1,18 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import { databaseUnavailable, fromDatabaseError } from "../../db/errors.ts";
-import { AppError, RateLimitedError, UnavailableError } from "../../errors.ts";
+import { AppError, UnavailableError } from "../../errors.ts";
 import { findUnsafeInput } from "../../plugins/input-guard.ts";
 import type { Logger } from "../../plugins/logger.ts";
 import type { Broker } from "../../realtime/broker.ts";
 import { encodeFrame, type Hub, readControl } from "../../realtime/hub.ts";
 import type { Presence, PresenceChange } from "../../realtime/presence.ts";
-import { RATE_RULES, type RateLimiter, type RateRules } from "../../realtime/rate-limit.ts";
 import { topics } from "../../realtime/topics.ts";
 import type { SignIns } from "../auth/sign-ins.ts";
-import type { ChatMembership, ChatService } from "../chats/service.ts";
-import type { MessageService, Sender } from "../messages/service.ts";
-import type { SessionMembership, SessionService } from "../sessions/service.ts";
-import { ClientFrame, clientEvents, isClientEvent } from "./events.ts";
+import type { ChatService } from "../chats/service.ts";
+import type { Sender } from "../messages/service.ts";
+import { ClientFrame, clientEvents, gatewayEvents, isClientEvent } from "./events.ts";
+import { type AnySocketFeature, type Socket, socketFeature } from "./socket-feature.ts";
 
 /** The transport as the gateway sees it: Bun's ServerWebSocket, minus everything else. */
 export interface Connection {
@@ -32,25 +31,24 @@ const BACKPRESSURE_GRACE_MS = 2000;
 const TOO_SLOW = "Too slow to keep up; reconnect and resume";
 const UNAVAILABLE = "The service is unavailable; reconnect shortly";
 const SIGNED_OUT = "Signed out";
-/** Events that can be handled with the database out of reach (typing, once membership is known). */
-const NO_DATABASE = new Set<string>(["ping", "typing", "leave-chat"]);
-/** How many missed messages one replay page holds; replay pages until caught up. */
-const REPLAY_PAGE = 100;
-
 const validFrame = TypeCompiler.Compile(ClientFrame);
+
+/** The gateway's own event: `ping` → `pong` with the same data, even with the database away. */
+const gatewayFeature = socketFeature({
+  events: gatewayEvents,
+  withoutDatabase: ["ping"],
+  async handle(socket, frame) {
+    socket.send("pong", frame.data ?? null, frame.ref);
+  },
+});
 
 interface SocketState {
   readonly user: Sender;
+  /** What features see of this socket; they keep their own state about it. */
+  readonly socket: Socket;
   /** The built-in sign-in session the socket was opened with; none for a Clerk token. */
   readonly signInId: string | undefined;
   readonly connection: Connection;
-  /** Chats this socket may act in: checked once, then trusted until the socket closes. */
-  readonly memberships: Map<string, ChatMembership>;
-  /**
-   * Sessions this socket joined, with who was in them when last read. Only a hint for peer-left:
-   * a session's seat changes hands, so relays check the stored session every time.
-   */
-  readonly sessions: Map<string, SessionMembership>;
   overLimitSince: number | undefined;
   /** Frames from one socket are handled in the order they came, one at a time. */
   queue: Promise<void>;
@@ -66,12 +64,10 @@ export interface GatewayDeps {
   broker: Broker;
   hub: Hub;
   presence: Presence;
-  limiter: RateLimiter;
-  /** Per-user limits for socket events; the contract's by default. */
-  rules?: RateRules;
-  chats: ChatService;
-  messages: MessageService;
-  sessions: SessionService;
+  /** Whom presence changes are announced to: the people who share a chat with the user. */
+  chats: Pick<ChatService, "contactsOf">;
+  /** The features that own the client events (each feature's `socket.ts`), ping aside. */
+  features: AnySocketFeature[];
   /** Whether a sign-in session still stands, read once more as a socket opens. */
   signIns: Pick<SignIns, "isActive">;
   /** False while the driver knows the database is out of reach: events that need it fail fast. */
@@ -80,18 +76,39 @@ export interface GatewayDeps {
 }
 
 /**
- * Everything that happens on /ws, independent of the framework: presence on open and close,
- * client frames validated against the one union of client events and dispatched to the services.
+ * Everything that happens on /ws, independent of the framework: sockets authenticated and
+ * registered, presence on open and close, client frames validated against the one union of client
+ * events and routed to the feature that owns the event, control instructions handed to every
+ * feature. It knows no event but `ping`: each feature's `socket.ts` owns its own.
  */
 export class RealtimeGateway {
   private readonly sockets = new Map<Connection, SocketState>();
   /** Close handlers still giving back presence; stop() waits for them. */
   private readonly closing = new Set<Promise<void>>();
   private readonly sweep: Timer;
-  private readonly rules: RateRules;
+  private readonly features: AnySocketFeature[];
+  /** Which feature owns each client event. */
+  private readonly routes = new Map<string, AnySocketFeature>();
+  private readonly withoutDatabase = new Set<string>();
 
   constructor(private readonly deps: GatewayDeps) {
-    this.rules = deps.rules ?? RATE_RULES;
+    this.features = [gatewayFeature, ...deps.features];
+    for (const feature of this.features) {
+      for (const event of Object.keys(feature.events)) {
+        if (this.routes.has(event)) throw new Error(`Two socket features handle "${event}"`);
+        this.routes.set(event, feature);
+      }
+      for (const event of feature.withoutDatabase ?? []) this.withoutDatabase.add(event);
+    }
+    const unrouted = Object.keys(clientEvents).filter((event) => !this.routes.has(event));
+    const unlisted = [...this.routes.keys()].filter((event) => !isClientEvent(event));
+    if (unrouted.length > 0 || unlisted.length > 0) {
+      // One union validates every frame: a feature's events must be in it, and each has an owner.
+      throw new Error(
+        `Socket events without a feature: ${unrouted.join(", ") || "none"}; ` +
+          `not in the client event union (events.ts): ${unlisted.join(", ") || "none"}`,
+      );
+    }
     this.sweep = setInterval(() => this.closeSlowSockets(), 500);
     this.sweep.unref();
     deps.presence.onChange((change) => this.announce(change));
@@ -120,10 +137,19 @@ export class RealtimeGateway {
   async open(connection: Connection, user: Sender, signInId?: string): Promise<void> {
     const state: SocketState = {
       user,
+      socket: {
+        user,
+        send: (event, data, ref) => this.send(state, event, data, ref),
+        // A feature may still be busy with a frame when the socket closes: nothing to hold then.
+        subscribe: (topic) => {
+          if (this.sockets.get(connection) === state) connection.subscribe(topic);
+        },
+        unsubscribe: (topic) => {
+          if (this.sockets.get(connection) === state) connection.unsubscribe(topic);
+        },
+      },
       signInId,
       connection,
-      memberships: new Map(),
-      sessions: new Map(),
       overLimitSince: undefined,
       queue: Promise.resolve(),
     };
@@ -161,9 +187,13 @@ export class RealtimeGateway {
     return closing;
   }
 
-  /** What a closed socket leaves behind: its sessions' peers and its user's presence. */
+  /** What a closed socket leaves behind: what features gave it (calls, sessions), and presence. */
   private async forget(state: SocketState): Promise<void> {
-    await this.leaveSessions(state);
+    for (const feature of this.features) {
+      await feature
+        .closed?.(state.socket)
+        .catch((error: Error) => this.deps.log.error({ err: error }, "socket close failed"));
+    }
     if (await this.deps.presence.disconnect(state.user.id)) {
       await this.announce({ userIds: [state.user.id], online: false });
     }
@@ -218,6 +248,13 @@ export class RealtimeGateway {
         connection.close(1008, SIGNED_OUT);
       }
     }
+    for (const feature of this.features) {
+      try {
+        feature.control?.(instruction);
+      } catch (error) {
+        this.deps.log.error({ err: error }, "control instruction failed");
+      }
+    }
   }
 
   /** Closes every socket, e.g. with 1001 when the server goes away. */
@@ -232,126 +269,11 @@ export class RealtimeGateway {
   }
 
   private async dispatch(state: SocketState, frame: ClientFrame): Promise<void> {
-    const { user } = state;
     // Frames are handled one at a time: one waiting out the driver would hold up the rest.
-    if (!NO_DATABASE.has(frame.event) && !this.deps.databaseReachable()) {
+    if (!this.withoutDatabase.has(frame.event) && !this.deps.databaseReachable()) {
       throw databaseUnavailable();
     }
-    switch (frame.event) {
-      case "join-chat": {
-        const { chatId, after } =
-          typeof frame.data === "string" ? { chatId: frame.data, after: undefined } : frame.data;
-        await this.member(state, chatId);
-        state.connection.subscribe(topics.chat(chatId, user.id));
-        this.send(state, "chat-joined", { chatId }, frame.ref);
-        if (after !== undefined) await this.replay(state, chatId, after);
-        return;
-      }
-      case "leave-chat":
-        state.connection.unsubscribe(topics.chat(frame.data, user.id));
-        return;
-      case "send-message": {
-        const { chatId, text, clientId } = frame.data;
-        const membership = await this.member(state, chatId);
-        await this.limit(`send:${user.id}`, this.rules.sendMessage);
-        const { message } = await this.deps.messages.send({
-          chatId,
-          sender: user,
-          text,
-          clientId,
-          membership,
-        });
-        this.send(state, "message-sent", { clientId: clientId ?? null, message }, frame.ref);
-        return;
-      }
-      case "typing": {
-        const { chatId, isTyping } = frame.data;
-        const membership = await this.member(state, chatId);
-        await this.limit(`typing:${user.id}`, this.rules.typing);
-        const others = membership.participantIds.filter((id) => id !== user.id);
-        this.deps.hub.toChat(chatId, others, "typing", { userId: user.id, chatId, isTyping });
-        return;
-      }
-      case "mark-read":
-        await this.member(state, frame.data.chatId);
-        await this.deps.chats.markRead(user.id, frame.data.chatId, frame.data.seq);
-        return;
-      case "ping":
-        this.send(state, "pong", frame.data ?? null, frame.ref);
-        return;
-      case "join-session": {
-        const membership = await this.deps.sessions.activeMembership(frame.data, user.id);
-        state.sessions.set(frame.data, membership);
-        state.connection.subscribe(topics.session(frame.data, user.id));
-        this.send(state, "session-joined", { sessionId: frame.data }, frame.ref);
-        this.deps.sessions.announcePeer(membership, user.id, "peer-joined");
-        return;
-      }
-      case "leave-session":
-        state.connection.unsubscribe(topics.session(frame.data, user.id));
-        await this.leaveSession(state, frame.data);
-        return;
-      case "signal":
-        await this.deps.sessions.signal(user.id, frame.data);
-        return;
-      case "toggle-media":
-        await this.deps.sessions.toggleMedia(user.id, frame.data);
-        return;
-      case "code-update": {
-        const { sessionId, version } = frame.data;
-        await this.deps.sessions.updateCode(user.id, frame.data);
-        this.send(state, "code-accepted", { sessionId, version }, frame.ref);
-        return;
-      }
-    }
-  }
-
-  private async member(state: SocketState, chatId: string): Promise<ChatMembership> {
-    const cached = state.memberships.get(chatId);
-    if (cached) return cached;
-    const membership = await this.deps.chats.membership(chatId, state.user.id);
-    state.memberships.set(chatId, membership);
-    return membership;
-  }
-
-  /** `peer-left` to the others in a session this socket had joined, as stored now. */
-  private async leaveSession(state: SocketState, sessionId: string): Promise<void> {
-    const known = state.sessions.get(sessionId);
-    if (!known) return;
-    state.sessions.delete(sessionId);
-    const { sessions } = this.deps;
-    // A participant who has left through REST is no longer a member: the last known host hears it.
-    const membership = await sessions.membership(sessionId, state.user.id).catch(() => known);
-    sessions.announcePeer(membership, state.user.id, "peer-left");
-  }
-
-  private async leaveSessions(state: SocketState): Promise<void> {
-    for (const sessionId of [...state.sessions.keys()]) {
-      await this.leaveSession(state, sessionId).catch((error: Error) =>
-        this.deps.log.error({ err: error }, "peer-left failed"),
-      );
-    }
-  }
-
-  private async limit(key: string, rule: RateRules[keyof RateRules]): Promise<void> {
-    if (!(await this.deps.limiter.take(key, rule))) {
-      throw new RateLimitedError(Math.ceil(1 / rule.perSecond));
-    }
-  }
-
-  /** Sends this socket every message of the chat after `after`, in order. */
-  private async replay(state: SocketState, chatId: string, after: number): Promise<void> {
-    let cursor = after;
-    for (;;) {
-      const page = await this.deps.messages.history(state.user.id, chatId, {
-        after: cursor,
-        limit: REPLAY_PAGE,
-      });
-      for (const message of page.messages) this.send(state, "new-message", message);
-      const last = page.messages.at(-1);
-      if (!page.hasMore || !last) return;
-      cursor = last.seq;
-    }
+    await this.routes.get(frame.event)!.handle(state.socket, frame);
   }
 
   private send(state: SocketState, event: string, data: unknown, ref?: string): void {

@@ -1,12 +1,11 @@
 import { type Static, t } from "elysia";
+import { signalFields, toggleMediaFields } from "../calls/model.ts";
 import { ObjectIdString } from "../common/model.ts";
 import { PublicUser } from "../users/model.ts";
 
 export const PROBLEM_MAX = 200;
 /** The shared editor's text; a `code-update` frame must also fit the 64 KiB frame limit. */
 export const CODE_TEXT_MAX = 50_000;
-/** A `signal` payload (an SDP offer or answer, an ICE candidate), serialized. */
-export const SIGNAL_PAYLOAD_MAX_BYTES = 32 * 1024;
 
 export const SESSIONS_DEFAULT_LIMIT = 20;
 export const SESSIONS_MAX_LIMIT = 100;
@@ -94,21 +93,12 @@ export function normalizeSessionBody(body: unknown): void {
   if (typeof fields.problem === "string") fields.problem = fields.problem.trim();
 }
 
-// What a socket sends about a session (see the realtime gateway's one union of client events).
+// What a socket sends about a session (see socket.ts, and the call relay for the first two).
 
-export const SignalData = t.Object({
-  sessionId: ObjectIdString,
-  to: ObjectIdString,
-  type: t.Union([t.Literal("offer"), t.Literal("answer"), t.Literal("ice-candidate")]),
-  payload: t.Unknown({ description: `Relayed as is; at most ${SIGNAL_PAYLOAD_MAX_BYTES} bytes` }),
-});
+export const SignalData = t.Object({ sessionId: ObjectIdString, ...signalFields });
 export type SignalData = Static<typeof SignalData>;
 
-export const ToggleMediaData = t.Object({
-  sessionId: ObjectIdString,
-  kind: t.Union([t.Literal("audio"), t.Literal("video")]),
-  enabled: t.Boolean(),
-});
+export const ToggleMediaData = t.Object({ sessionId: ObjectIdString, ...toggleMediaFields });
 export type ToggleMediaData = Static<typeof ToggleMediaData>;
 
 export const CodeUpdateData = t.Object({

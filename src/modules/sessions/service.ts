@@ -2,13 +2,7 @@ import { Types } from "mongoose";
 import type { Clock } from "../../clock.ts";
 import type { Models } from "../../db/models/index.ts";
 import type { SessionDoc, SessionStatus } from "../../db/models/session.ts";
-import {
-  BadRequestError,
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  ValidationError,
-} from "../../errors.ts";
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from "../../errors.ts";
 import type { Logger } from "../../plugins/logger.ts";
 import type { Hub } from "../../realtime/hub.ts";
 import { type StreamService, streamUserId } from "../stream/service.ts";
@@ -21,9 +15,6 @@ import {
   SESSIONS_SHORT_LIST,
   type SessionJson,
   type SessionListQuery,
-  SIGNAL_PAYLOAD_MAX_BYTES,
-  type SignalData,
-  type ToggleMediaData,
   type UpdateSessionBody,
 } from "./model.ts";
 import type { StreamCleanup } from "./stream-cleanup.ts";
@@ -121,8 +112,8 @@ export function othersIn(membership: SessionMembership, userId: string): string[
 
 /**
  * Interview sessions: one host, at most one participant, a Stream call and chat channel when
- * Stream is configured, and the relays of the realtime side (signals, media toggles, the shared
- * editor). Every state change is one conditional update, so concurrent callers cannot both win.
+ * Stream is configured, and the realtime side's membership checks and the shared editor (signals
+ * and media toggles go through the call relay, modules/calls/relay.ts). Every state change is one conditional update, so concurrent callers cannot both win.
  */
 export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
@@ -366,45 +357,6 @@ export class SessionService {
   ): void {
     const { sessionId } = membership;
     this.deps.hub.toSession(sessionId, othersIn(membership, userId), event, { sessionId, userId });
-  }
-
-  /**
-   * Relays a WebRTC signal to `to`'s sockets in the session. Only between the session's host and
-   * participant, checked against the stored session every time: the seat changes hands on join
-   * and leave, possibly on another instance.
-   */
-  async signal(from: string, data: SignalData): Promise<void> {
-    const { sessionId, to, type, payload } = data;
-    const size = Buffer.byteLength(JSON.stringify(payload ?? null));
-    if (size > SIGNAL_PAYLOAD_MAX_BYTES) {
-      throw new ValidationError("The signal is too large", [
-        { path: "data.payload", message: `must be at most ${SIGNAL_PAYLOAD_MAX_BYTES} bytes` },
-      ]);
-    }
-    const pair = await this.deps.models.Session.exists({
-      _id: sessionId,
-      status: "active",
-      $or: [
-        { host: from, participant: to },
-        { host: to, participant: from },
-      ],
-    });
-    if (!pair) {
-      await this.activeMembership(sessionId, from);
-      throw new ForbiddenError("A signal goes only to the other side of the session");
-    }
-    this.deps.hub.toSession(sessionId, [to], "signal", { sessionId, from, type, payload });
-  }
-
-  async toggleMedia(from: string, data: ToggleMediaData): Promise<void> {
-    const membership = await this.activeMembership(data.sessionId, from);
-    const { sessionId, kind, enabled } = data;
-    this.deps.hub.toSession(sessionId, othersIn(membership, from), "toggle-media", {
-      sessionId,
-      userId: from,
-      kind,
-      enabled,
-    });
   }
 
   /**

@@ -1,0 +1,121 @@
+import { t } from "elysia";
+import { RateLimitedError } from "../../errors.ts";
+import type { Hub } from "../../realtime/hub.ts";
+import type { RateLimiter, RateRule, RateRules } from "../../realtime/rate-limit.ts";
+import { topics } from "../../realtime/topics.ts";
+import type { ChatMembership, ChatService } from "../chats/service.ts";
+import { ObjectIdString } from "../common/model.ts";
+import { SendBody } from "../messages/model.ts";
+import type { MessageService } from "../messages/service.ts";
+import { type Socket, socketFeature } from "./socket-feature.ts";
+
+/**
+ * Chat on `/ws`: joining a chat (with replay), sending, typing and read marks. It lives here
+ * rather than in `modules/chats/` for now; it is a socket feature like the others and moves there
+ * as a file.
+ */
+export const chatEvents = {
+  "join-chat": t.Union([
+    ObjectIdString,
+    t.Object({ chatId: ObjectIdString, after: t.Optional(t.Integer({ minimum: 0 })) }),
+  ]),
+  "leave-chat": ObjectIdString,
+  "send-message": t.Object({ chatId: ObjectIdString, ...SendBody.properties }),
+  typing: t.Object({ chatId: ObjectIdString, isTyping: t.Boolean() }),
+  "mark-read": t.Object({ chatId: ObjectIdString, seq: t.Integer({ minimum: 0 }) }),
+};
+
+/** How many missed messages one replay page holds; replay pages until caught up. */
+const REPLAY_PAGE = 100;
+
+export interface ChatSocketDeps {
+  chats: ChatService;
+  messages: MessageService;
+  hub: Hub;
+  limiter: RateLimiter;
+  /** Per-user limits for `send-message` and `typing`. */
+  rules: RateRules;
+}
+
+export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketDeps) {
+  /** Chats each socket may act in: checked once, then trusted until the socket closes. */
+  const memberships = new WeakMap<Socket, Map<string, ChatMembership>>();
+
+  async function member(socket: Socket, chatId: string): Promise<ChatMembership> {
+    const known = memberships.get(socket) ?? new Map<string, ChatMembership>();
+    memberships.set(socket, known);
+    const cached = known.get(chatId);
+    if (cached) return cached;
+    const membership = await chats.membership(chatId, socket.user.id);
+    known.set(chatId, membership);
+    return membership;
+  }
+
+  async function limit(key: string, rule: RateRule): Promise<void> {
+    if (!(await limiter.take(key, rule))) throw new RateLimitedError(Math.ceil(1 / rule.perSecond));
+  }
+
+  /** Sends this socket every message of the chat after `after`, in order. */
+  async function replay(socket: Socket, chatId: string, after: number): Promise<void> {
+    let cursor = after;
+    for (;;) {
+      const page = await messages.history(socket.user.id, chatId, {
+        after: cursor,
+        limit: REPLAY_PAGE,
+      });
+      for (const message of page.messages) socket.send("new-message", message);
+      const last = page.messages.at(-1);
+      if (!page.hasMore || !last) return;
+      cursor = last.seq;
+    }
+  }
+
+  return socketFeature({
+    events: chatEvents,
+    // Typing needs only the membership, which a socket that joined has cached.
+    withoutDatabase: ["typing", "leave-chat"],
+    async handle(socket, frame) {
+      const { user } = socket;
+      switch (frame.event) {
+        case "join-chat": {
+          const { chatId, after } =
+            typeof frame.data === "string" ? { chatId: frame.data, after: undefined } : frame.data;
+          await member(socket, chatId);
+          socket.subscribe(topics.chat(chatId, user.id));
+          socket.send("chat-joined", { chatId }, frame.ref);
+          if (after !== undefined) await replay(socket, chatId, after);
+          return;
+        }
+        case "leave-chat":
+          socket.unsubscribe(topics.chat(frame.data, user.id));
+          return;
+        case "send-message": {
+          const { chatId, text, clientId } = frame.data;
+          const membership = await member(socket, chatId);
+          await limit(`send:${user.id}`, rules.sendMessage);
+          const { message } = await messages.send({
+            chatId,
+            sender: user,
+            text,
+            clientId,
+            membership,
+          });
+          socket.send("message-sent", { clientId: clientId ?? null, message }, frame.ref);
+          return;
+        }
+        case "typing": {
+          const { chatId, isTyping } = frame.data;
+          const membership = await member(socket, chatId);
+          await limit(`typing:${user.id}`, rules.typing);
+          const others = membership.participantIds.filter((id) => id !== user.id);
+          hub.toChat(chatId, others, "typing", { userId: user.id, chatId, isTyping });
+          return;
+        }
+        case "mark-read":
+          await member(socket, frame.data.chatId);
+          await chats.markRead(user.id, frame.data.chatId, frame.data.seq);
+          return;
+      }
+    },
+  });
+}
