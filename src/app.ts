@@ -23,7 +23,12 @@ import { realtimeModule } from "./modules/realtime/index.ts";
 import { roomsModule } from "./modules/rooms/index.ts";
 import { RoomService } from "./modules/rooms/service.ts";
 import { roomCall, roomSocket } from "./modules/rooms/socket.ts";
+import { sessionChatModule } from "./modules/session-chat/index.ts";
+import { SessionChatMembers } from "./modules/session-chat/members.ts";
+import { SessionChatService } from "./modules/session-chat/service.ts";
+import { SessionEditor } from "./modules/sessions/editor.ts";
 import { sessionsModule } from "./modules/sessions/index.ts";
+import { SessionNotes } from "./modules/sessions/notes.ts";
 import { SessionService } from "./modules/sessions/service.ts";
 import { sessionCall, sessionSocket } from "./modules/sessions/socket.ts";
 import { StreamCleanup } from "./modules/sessions/stream-cleanup.ts";
@@ -70,7 +75,17 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
   const cleanup = stream
     ? new StreamCleanup({ models, stream, clock, log, intervalMs: config.streamCleanupIntervalMs })
     : null;
-  const sessions = new SessionService({ models, hub: realtime.hub, stream, cleanup, clock, log });
+  const sessionChatMembers = new SessionChatMembers({ models, chats, log });
+  const sessions = new SessionService({
+    models,
+    hub: realtime.hub,
+    chat: sessionChatMembers,
+    stream,
+    cleanup,
+    clock,
+    log,
+  });
+  const editor = new SessionEditor({ models, hub: realtime.hub, clock, log });
   const rooms = new RoomService({ models, hub: realtime.hub });
   const { hub, limiter, roomPresence } = realtime;
   const rules = scaledRateRules(config.rateLimitMultiplier);
@@ -79,7 +94,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     chats,
     features: [
       chatSocket({ chats, messages, hub, limiter, rules }),
-      sessionSocket(sessions),
+      sessionSocket(sessions, editor),
       roomSocket({ rooms, hub, presence: roomPresence, log }),
       callSocket({ session: sessionCall(sessions, hub), room: roomCall(rooms, hub) }),
     ],
@@ -132,7 +147,19 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     )
     .use(chatsModule({ auth, chats }))
     .use(messagesModule({ auth, messages }))
-    .use(sessionsModule({ auth, sessions }))
+    .use(sessionsModule({ auth, sessions, editor, notes: new SessionNotes(models) }))
+    .use(
+      sessionChatModule({
+        auth,
+        sessionChat: new SessionChatService({
+          models,
+          sessions,
+          members: sessionChatMembers,
+          messages,
+          stream,
+        }),
+      }),
+    )
     .use(roomsModule({ auth, rooms }))
     .use(callsModule({ auth, iceServers: new IceServers(config.ice, clock) }))
     .use(realtimeModule({ auth, gateway, allowedOrigins: config.corsOrigins }))

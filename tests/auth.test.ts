@@ -52,6 +52,7 @@ describe("register", () => {
       name: "Ann Lee",
       email: email.toLowerCase(),
       avatar: "",
+      role: "candidate",
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

@@ -70,6 +70,7 @@ describe("Clerk session tokens", () => {
       name: "Grace Hopper",
       email: `grace.${id}@example.com`.toLowerCase(),
       avatar: "https://img.example/grace.png",
+      role: "candidate",
       clerkId: id,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),

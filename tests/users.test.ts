@@ -52,6 +52,7 @@ describe("GET /api/users", () => {
       name: expect.any(String),
       email: expect.any(String),
       avatar: "",
+      role: "candidate",
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -143,5 +144,122 @@ describe("GET /api/users/:id", () => {
 
   test("no token → 401", async () => {
     expect((await server.api(`/api/users/${caller.id}`)).status).toBe(401);
+  });
+});
+
+describe("roles and PATCH /api/users/me", () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => {
+    await app.stop();
+  });
+
+  const register = (name: string, role?: string) =>
+    app.api("/api/auth/register", {
+      body: {
+        name,
+        email: `${name.toLowerCase()}.${crypto.randomUUID().slice(0, 6)}@example.com`,
+        password: "correct horse battery",
+        ...(role ? { role } : {}),
+      },
+    });
+
+  test("everyone is a candidate unless they register as an interviewer", async () => {
+    const plain = await register("Plain");
+    expect(plain.body.user.role).toBe("candidate");
+    const interviewer = await register("Ivy", "interviewer");
+    expect(interviewer.status).toBe(201);
+    expect(interviewer.body.user.role).toBe("interviewer");
+    const me = await app.api("/api/auth/me", { token: interviewer.body.token });
+    expect(me.body.user.role).toBe("interviewer");
+    const bad = await register("Bad", "admin");
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).toContain("role");
+  });
+
+  test("PATCH /me changes the caller's name, picture and role, and nothing else", async () => {
+    const res = await register("Pat");
+    const token = res.body.token;
+    const patched = await app.api("/api/users/me", {
+      method: "PATCH",
+      token,
+      body: { name: "  Patricia ", avatar: "https://img.example/p.png", role: "interviewer" },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.user).toMatchObject({
+      _id: res.body.user._id,
+      name: "Patricia",
+      email: res.body.user.email,
+      avatar: "https://img.example/p.png",
+      role: "interviewer",
+    });
+    const roleOnly = await app.api("/api/users/me", {
+      method: "PATCH",
+      token,
+      body: { role: "candidate" },
+    });
+    expect(roleOnly.body.user).toMatchObject({ name: "Patricia", role: "candidate" });
+    const cleared = await app.api("/api/users/me", {
+      method: "PATCH",
+      token,
+      body: { avatar: "" },
+    });
+    expect(cleared.body.user.avatar).toBe("");
+    const me = await app.api("/api/auth/me", { token });
+    expect(me.body.user).toMatchObject({ name: "Patricia", avatar: "", role: "candidate" });
+  });
+
+  test("PATCH /me: nothing to change, a bad field or an unknown one → 400; no token → 401", async () => {
+    const { token } = (await register("Val")).body;
+    for (const [body, path] of [
+      [{}, undefined],
+      [{ name: "   " }, "name"],
+      [{ name: "x".repeat(51) }, "name"],
+      [{ role: "admin" }, "role"],
+      [{ avatar: "javascript:alert(1)" }, "avatar"],
+    ] as const) {
+      const res = await app.api("/api/users/me", { method: "PATCH", token, body });
+      expect({ body, status: res.status, code: res.body.code }).toEqual({
+        body,
+        status: 400,
+        code: "VALIDATION",
+      });
+      if (path) expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
+    }
+    const anonymous = await app.api("/api/users/me", { method: "PATCH", body: { name: "X" } });
+    expect(anonymous.status).toBe(401);
+  });
+
+  test("GET /api/users?role= lists interviewers or candidates only", async () => {
+    const caller = (await register("Chooser")).body.token;
+    const ivan = (await register("Ivan", "interviewer")).body.user;
+    const cindy = (await register("Cindy")).body.user;
+    const interviewers = await app.api("/api/users?role=interviewer&limit=100", { token: caller });
+    expect(interviewers.status).toBe(200);
+    const interviewerIds = interviewers.body.users.map((u: { _id: string }) => u._id);
+    expect(interviewerIds).toContain(ivan._id);
+    expect(interviewerIds).not.toContain(cindy._id);
+    expect(interviewers.body.users.every((u: { role: string }) => u.role === "interviewer")).toBe(
+      true,
+    );
+    const candidates = await app.api("/api/users?role=candidate&limit=100", { token: caller });
+    const candidateIds = candidates.body.users.map((u: { _id: string }) => u._id);
+    expect(candidateIds).toContain(cindy._id);
+    expect(candidateIds).not.toContain(ivan._id);
+    expect((await app.api("/api/users?role=boss", { token: caller })).status).toBe(400);
+  });
+
+  test("an account stored before roles existed counts as a candidate", async () => {
+    const caller = (await register("Oldtimer")).body.token;
+    const legacy = (await register("Legacy")).body.user;
+    await app.db.connection
+      .collection("users")
+      .updateOne({ email: legacy.email }, { $unset: { role: "" } });
+    const read = await app.api(`/api/users/${legacy._id}`, { token: caller });
+    expect(read.body.user.role).toBe("candidate");
+    const candidates = await app.api("/api/users?role=candidate&limit=100", { token: caller });
+    expect(candidates.body.users.map((u: { _id: string }) => u._id)).toContain(legacy._id);
   });
 });

@@ -21,6 +21,24 @@ export interface ControlInstruction {
   revokeSignInsOf?: string;
   /** Sockets that must stop holding a room's call (see RoomCallInstruction). */
   roomCall?: RoomCallInstruction;
+  /** A chat whose members changed (see ChatMembersInstruction). */
+  chatMembers?: ChatMembersInstruction;
+}
+
+/**
+ * A chat's members changed, or it froze: every socket forgets what it cached about the chat, and
+ * the sockets of `removed` users stop following it at once.
+ */
+export interface ChatMembersInstruction {
+  chatId: string;
+  removed: string[];
+}
+
+function readChatMembers(value: unknown): ChatMembersInstruction | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { chatId, removed } = value as Record<string, unknown>;
+  if (typeof chatId !== "string" || !Array.isArray(removed)) return undefined;
+  return { chatId, removed: removed.filter((id): id is string => typeof id === "string") };
 }
 
 /**
@@ -64,6 +82,8 @@ export function readControl(message: string): ControlInstruction | undefined {
   }
   const roomCall = readRoomCall((parsed as Record<string, unknown>).roomCall);
   if (roomCall) instruction.roomCall = roomCall;
+  const chatMembers = readChatMembers((parsed as Record<string, unknown>).chatMembers);
+  if (chatMembers) instruction.chatMembers = chatMembers;
   return instruction;
 }
 
@@ -109,6 +129,14 @@ export class Hub {
   /** Tells every instance which sockets must give up a room's call, and why. */
   roomCall(instruction: RoomCallInstruction): void {
     this.control({ roomCall: instruction });
+  }
+
+  /**
+   * Tells every instance that a chat's members changed (or it froze), so that no socket acts on
+   * what it cached about the chat, and the sockets of `removed` stop following it.
+   */
+  chatMembersChanged(chatId: string, removed: string[]): void {
+    this.control({ chatMembers: { chatId, removed } });
   }
 
   private control(instruction: ControlInstruction): void {

@@ -8,11 +8,18 @@ export function uniqueProblem(label = "Problem"): string {
   return `${label} ${++counter} ${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** Starts a session hosted by `host` through the real API and returns it. */
+/** Starts (or schedules) a session hosted by `host` through the real API and returns it. */
 export async function createSession(
   api: Api,
   host: TestUser,
-  body: { problem?: string; difficulty?: string } = {},
+  body: {
+    problem?: string;
+    difficulty?: string;
+    description?: string;
+    scheduledFor?: string;
+    durationMinutes?: number;
+    inviteeId?: string;
+  } = {},
 ): Promise<any> {
   const res = await api("/api/sessions", {
     token: host.token,
@@ -29,9 +36,14 @@ export function sessionAction(
   api: Api,
   user: TestUser,
   sessionId: string,
-  action: "join" | "leave" | "end",
+  action: "join" | "leave" | "end" | "start" | "cancel",
 ) {
   return api(`/api/sessions/${sessionId}/${action}`, { method: "POST", token: user.token });
+}
+
+/** An ISO date `minutes` from now: a `scheduledFor` in the future. */
+export function fromNow(minutes: number): string {
+  return new Date(Date.now() + minutes * 60_000).toISOString();
 }
 
 /** Polls `check` until it holds or `timeoutMs` runs out; returns whether it held. */

@@ -1,10 +1,32 @@
 import mongoose, { Schema, type Types } from "mongoose";
 
+/**
+ * `direct`: one per pair of users, for good. `session`: an interview session's own chat, its
+ * members following the session's seat. (Group chats will add `group`.)
+ */
+export const CHAT_KINDS = ["direct", "session"] as const;
+export type ChatKind = (typeof CHAT_KINDS)[number];
+
 export interface ChatDoc {
   _id: Types.ObjectId;
+  /** Absent on chats stored before kinds existed: those are direct. */
+  kind: ChatKind;
   participants: Types.ObjectId[];
-  /** The two participant ids, sorted and joined: one chat per pair, enforced by a unique index. */
+  /**
+   * What makes the chat unique, enforced by a unique index: for a direct chat the two participant
+   * ids, sorted and joined (one chat per pair); for a session chat `session:<sessionId>`, which no
+   * pair of ids can spell.
+   */
   pairKey: string;
+  /** The session of a `session` chat; null for the others. */
+  session: Types.ObjectId | null;
+  /** No new messages or typing (a session that ended or was cancelled); history stays readable. */
+  frozen: boolean;
+  /**
+   * The owner's count of membership changes this chat reflects (a session's `chatVersion`); a
+   * change is taken only over an older one, so changes that land out of order are harmless.
+   */
+  membersVersion: number;
   lastMessage: Types.ObjectId | null;
   lastMessageAt: Date | null;
   /** The highest `seq` stored in this chat; 0 before the first message. */
@@ -17,8 +39,12 @@ export interface ChatDoc {
 
 const chatSchema = new Schema<ChatDoc>(
   {
+    kind: { type: String, enum: CHAT_KINDS, default: "direct" },
     participants: { type: [{ type: Schema.Types.ObjectId, ref: "User" }], required: true },
     pairKey: { type: String, required: true },
+    session: { type: Schema.Types.ObjectId, ref: "Session", default: null },
+    frozen: { type: Boolean, default: false },
+    membersVersion: { type: Number, default: 0 },
     lastMessage: { type: Schema.Types.ObjectId, ref: "Message", default: null },
     lastMessageAt: { type: Date, default: null },
     lastSeq: { type: Number, default: 0 },
@@ -33,6 +59,11 @@ chatSchema.index({ participants: 1, lastMessageAt: -1 });
 
 export function pairKeyOf(a: string, b: string): string {
   return [a, b].sort().join(":");
+}
+
+/** A session chat's key: ObjectIds are hex, so this never equals a pair's. */
+export function sessionChatKey(sessionId: string): string {
+  return `session:${sessionId}`;
 }
 
 export function chatModel(connection: mongoose.Connection) {

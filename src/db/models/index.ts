@@ -1,8 +1,10 @@
 import type mongoose from "mongoose";
 import { chatModel } from "./chat.ts";
+import { codeVersionModel } from "./code-version.ts";
 import { messageModel } from "./message.ts";
 import { roomModel } from "./room.ts";
 import { sessionModel } from "./session.ts";
+import { sessionNoteModel } from "./session-note.ts";
 import { signInModel } from "./sign-in.ts";
 import { streamCleanupModel } from "./stream-cleanup.ts";
 import { userModel } from "./user.ts";
@@ -17,6 +19,8 @@ export function createModels(connection: mongoose.Connection) {
     Chat: chatModel(connection),
     Message: messageModel(connection),
     Session: sessionModel(connection),
+    CodeVersion: codeVersionModel(connection),
+    SessionNote: sessionNoteModel(connection),
     Room: roomModel(connection),
     SignIn: signInModel(connection),
     StreamCleanup: streamCleanupModel(connection),

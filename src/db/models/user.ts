@@ -1,5 +1,9 @@
 import mongoose, { type InferSchemaType } from "mongoose";
 
+/** What a user does in interviews (the Talent Quotient design); everyone starts as a candidate. */
+export const USER_ROLES = ["interviewer", "candidate"] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
 /**
  * An account: built-in (email + password) or provisioned from Clerk (`clerkId`, no password).
  * A Clerk user whose email is not known yet (claims-only provisioning) has no `email` until the
@@ -12,6 +16,7 @@ export const userSchema = new mongoose.Schema(
     passwordHash: { type: String, select: false },
     avatar: { type: String, default: "" },
     clerkId: { type: String },
+    role: { type: String, enum: USER_ROLES, default: "candidate" },
   },
   { timestamps: true },
 );
@@ -23,6 +28,8 @@ userSchema.index(
 userSchema.index({ clerkId: 1 }, { unique: true, sparse: true });
 // Prefix search on name is case-insensitive; this keeps the default listing order cheap.
 userSchema.index({ name: 1 });
+// `GET /api/users?role=`: the same listing order within a role.
+userSchema.index({ role: 1, name: 1 });
 
 export type UserFields = InferSchemaType<typeof userSchema>;
 export type UserDoc = mongoose.HydratedDocument<UserFields>;

@@ -1,5 +1,5 @@
 import { type Static, t } from "elysia";
-import { PublicUser } from "../users/model.ts";
+import { PublicUser, UserRole } from "../users/model.ts";
 
 export const PASSWORD_MIN = 8;
 /** Long enough for any passphrase; short enough that hashing stays cheap for an attacker's input. */
@@ -9,6 +9,8 @@ export const RegisterBody = t.Object({
   name: t.String({ minLength: 1, maxLength: 50, description: "Trimmed; 1–50 characters" }),
   email: t.String({ format: "email", maxLength: 254, description: "Trimmed and lowercased" }),
   password: t.String({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX }),
+  /** "candidate" when absent; `PATCH /api/users/me` changes it later. */
+  role: t.Optional(UserRole),
 });
 export type RegisterBody = Static<typeof RegisterBody>;
 

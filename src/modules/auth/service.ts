@@ -40,7 +40,12 @@ export class AuthService {
   /** `body` is already trimmed, lowercased and validated by the route's schema. */
   async register(body: RegisterBody): Promise<Session> {
     const passwordHash = await Bun.password.hash(body.password, HASH_OPTIONS);
-    const user = await this.deps.users.create({ name: body.name, email: body.email, passwordHash });
+    const user = await this.deps.users.create({
+      name: body.name,
+      email: body.email,
+      passwordHash,
+      role: body.role,
+    });
     return { user, token: await this.signIn(user._id) };
   }
 

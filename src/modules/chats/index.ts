@@ -7,16 +7,22 @@ import {
   JSON_BODY,
   withErrors,
 } from "../common/model.ts";
-import { Chat, ParticipantParams, ReadBody } from "./model.ts";
+import { Chat, ChatListQuery, ParticipantParams, ReadBody } from "./model.ts";
 import type { ChatService } from "./service.ts";
 
 export function chatsModule({ auth, chats }: { auth: AuthPlugin; chats: ChatService }) {
   return new Elysia({ name: "chats", prefix: "/api/chats", detail: { tags: ["chats"] } })
     .use(auth)
-    .get("", async ({ user }) => ({ chats: await chats.listFor(user.id) }), {
+    .get("", async ({ user, query }) => ({ chats: await chats.listFor(user.id, query.kind) }), {
       auth: true,
-      response: withErrors(t.Object({ chats: t.Array(Chat) }), AUTHENTICATED),
-      detail: { summary: "The caller's chats, most recent activity first" },
+      query: ChatListQuery,
+      response: withErrors(t.Object({ chats: t.Array(Chat) }), [...AUTHENTICATED, 400]),
+      detail: {
+        summary: "The caller's chats, most recent activity first",
+        description:
+          "Session chats belong to their interview (the session's `chatId`) and are listed only " +
+          "with `kind=session`.",
+      },
     })
     .post(
       "/with/:participantId",

@@ -1,8 +1,8 @@
 import { Types } from "mongoose";
-import type { ChatDoc } from "../../db/models/chat.ts";
-import { pairKeyOf } from "../../db/models/chat.ts";
+import type { ChatDoc, ChatKind } from "../../db/models/chat.ts";
+import { pairKeyOf, sessionChatKey } from "../../db/models/chat.ts";
 import type { Models } from "../../db/models/index.ts";
-import { BadRequestError, NotFoundError } from "../../errors.ts";
+import { BadRequestError, ConflictError, NotFoundError } from "../../errors.ts";
 import type { Hub } from "../../realtime/hub.ts";
 import type { Presence } from "../../realtime/presence.ts";
 import { type MessageJson, messageJson, type PopulatedMessage } from "../messages/serialize.ts";
@@ -11,6 +11,8 @@ import { type StoredUser, toUserJson } from "../users/service.ts";
 
 export interface ChatJson {
   _id: string;
+  kind: ChatKind;
+  sessionId: string | null;
   participants: PublicUser[];
   lastMessage: MessageJson | null;
   lastMessageAt: string | null;
@@ -20,13 +22,29 @@ export interface ChatJson {
   updatedAt: string;
 }
 
-/** What the realtime side needs to know about a chat: who is in it. */
+/** What the realtime side needs to know about a chat: who is in it, and whether it is open. */
 export interface ChatMembership {
   chatId: string;
   participantIds: string[];
+  /** No new messages or typing: its session is over. */
+  frozen: boolean;
+}
+
+/** Who is in a chat whose members follow something else (a session's seat), and since when. */
+export interface ChatMembers {
+  memberIds: string[];
+  frozen: boolean;
+  /** The owner's count of changes: a change lands only over an older one. */
+  version: number;
 }
 
 const notFound = () => new NotFoundError("Chat not found");
+
+export const chatFrozen = () =>
+  new ConflictError("This chat is closed to new messages: its session is over", "CHAT_FROZEN");
+
+/** What `GET /api/chats` lists: every kind but session chats, unless asked for those. */
+export type ChatListKind = "direct" | "session";
 
 export class ChatService {
   constructor(
@@ -40,20 +58,33 @@ export class ChatService {
     if (!Types.ObjectId.isValid(chatId)) throw notFound();
     const chat = await this.models.Chat.findOne(
       { _id: chatId, participants: userId },
-      { participants: 1 },
+      { participants: 1, frozen: 1 },
     ).lean();
     if (!chat) throw notFound();
-    return { chatId, participantIds: chat.participants.map(String) };
+    return { chatId, participantIds: chat.participants.map(String), frozen: chat.frozen === true };
   }
 
-  /** Everyone who shares a chat with `userId`: the audience of their presence. */
+  /**
+   * Everyone who shares an open chat with `userId`: the audience of their presence. A session's
+   * chat counts while the session is open, not for good afterwards.
+   */
   async contactsOf(userId: string): Promise<string[]> {
-    const ids = await this.models.Chat.distinct("participants", { participants: userId });
+    const ids = await this.models.Chat.distinct("participants", {
+      participants: userId,
+      frozen: { $ne: true },
+    });
     return ids.map(String).filter((id) => id !== userId);
   }
 
-  async listFor(userId: string): Promise<ChatJson[]> {
-    const chats = await this.models.Chat.find({ participants: userId })
+  /**
+   * The caller's chats, most recent activity first. Session chats belong to their interview
+   * screens, not to the chat list: they are listed only with `kind: "session"`.
+   */
+  async listFor(userId: string, kind: ChatListKind = "direct"): Promise<ChatJson[]> {
+    // Chats stored before kinds existed have none: they are direct.
+    const kindFilter =
+      kind === "session" ? { kind: "session" as const } : { kind: { $ne: "session" as const } };
+    const chats = await this.models.Chat.find({ participants: userId, ...kindFilter })
       .sort({ lastMessageAt: -1, createdAt: -1 })
       .populate("participants")
       .populate({ path: "lastMessage", populate: { path: "sender", select: "name avatar" } })
@@ -72,7 +103,7 @@ export class ChatService {
     const existing = await this.models.Chat.findOne({ pairKey }, { _id: 1 }).lean();
     if (!existing) {
       try {
-        await this.models.Chat.create({ pairKey, participants: [userId, otherId] });
+        await this.models.Chat.create({ kind: "direct", pairKey, participants: [userId, otherId] });
         created = true;
       } catch (error) {
         // The other side won the race: their chat is ours too.
@@ -87,6 +118,81 @@ export class ChatService {
       .lean();
     if (!chat) throw notFound();
     return { chat: this.toJson(chat as unknown as PopulatedChat, userId), created };
+  }
+
+  /**
+   * The chat of an interview session, made with `members` (its host, at first); the same one
+   * however often it is asked for (the key is unique, so two callers at once get one chat).
+   */
+  async openForSession(sessionId: string, members: ChatMembers): Promise<Types.ObjectId> {
+    const pairKey = sessionChatKey(sessionId);
+    const upsert = () =>
+      this.models.Chat.findOneAndUpdate(
+        { pairKey },
+        {
+          $setOnInsert: {
+            kind: "session",
+            pairKey,
+            session: new Types.ObjectId(sessionId),
+            participants: [...new Set(members.memberIds)].map((id) => new Types.ObjectId(id)),
+            frozen: members.frozen,
+            membersVersion: members.version,
+          },
+        },
+        { upsert: true, returnDocument: "after", projection: { _id: 1 } },
+      ).lean();
+    let chat: { _id: Types.ObjectId } | null;
+    try {
+      chat = await upsert();
+    } catch (error) {
+      // Two upserts at once: the loser's insert hits the unique key; the chat is there now.
+      if ((error as { code?: number }).code !== 11000) throw error;
+      chat = await upsert();
+    }
+    if (!chat) throw notFound();
+    return chat._id;
+  }
+
+  /**
+   * Sets who is in a chat whose members follow something else (a session's seat), and whether it
+   * is frozen, unless a later change got there first. Every instance then drops what its sockets
+   * cached about the chat, and the sockets of those who left stop following it at once; those who
+   * came in and are online are introduced to the others.
+   */
+  async setMembers(chatId: Types.ObjectId | string, members: ChatMembers): Promise<void> {
+    const memberIds = [...new Set(members.memberIds)];
+    const before = await this.models.Chat.findOneAndUpdate(
+      { _id: chatId, membersVersion: { $lt: members.version } },
+      {
+        $set: {
+          participants: memberIds.map((id) => new Types.ObjectId(id)),
+          frozen: members.frozen,
+          membersVersion: members.version,
+        },
+      },
+      { returnDocument: "before", projection: { participants: 1, frozen: 1 }, timestamps: false },
+    ).lean();
+    if (!before) return;
+    const was = before.participants.map(String);
+    const removed = was.filter((id) => !memberIds.includes(id));
+    const added = memberIds.filter((id) => !was.includes(id));
+    if (removed.length > 0 || added.length > 0 || before.frozen !== members.frozen) {
+      this.hub.chatMembersChanged(String(chatId), removed);
+    }
+    for (const id of added) {
+      for (const other of memberIds.filter((m) => m !== id)) {
+        await this.introduce(id, other).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Deletes a chat and its messages (its session was deleted). */
+  async remove(chatId: Types.ObjectId | string): Promise<void> {
+    const chat = await this.models.Chat.findByIdAndDelete(chatId, {
+      projection: { _id: 1 },
+    }).lean();
+    await this.models.Message.deleteMany({ chat: chatId });
+    if (chat) this.hub.chatMembersChanged(String(chatId), []);
   }
 
   /**
@@ -123,6 +229,8 @@ export class ChatService {
     const lastRead = readMark(chat.lastRead, userId);
     return {
       _id: String(chat._id),
+      kind: chat.kind ?? "direct",
+      sessionId: chat.session ? String(chat.session) : null,
       participants: chat.participants.map(toUserJson),
       lastMessage: chat.lastMessage ? messageJson(chat.lastMessage) : null,
       lastMessageAt: chat.lastMessageAt ? chat.lastMessageAt.toISOString() : null,

@@ -2,7 +2,7 @@ import { Types } from "mongoose";
 import type { Models } from "../../db/models/index.ts";
 import { ConflictError, ValidationError } from "../../errors.ts";
 import type { Hub } from "../../realtime/hub.ts";
-import type { ChatMembership, ChatService } from "../chats/service.ts";
+import { type ChatMembership, type ChatService, chatFrozen } from "../chats/service.ts";
 import { MessageLog } from "./log.ts";
 import { type MessageJson, messageJson, type PopulatedMessage } from "./serialize.ts";
 
@@ -62,6 +62,13 @@ export class MessageService {
     }
     const membership =
       input.membership ?? (await this.chats.membership(input.chatId, input.sender.id));
+    if (membership.frozen) {
+      // A resend of what was stored before the chat froze still gets its message back.
+      const earlier =
+        input.clientId && (await this.log.byClientId(input.sender.id, input.clientId));
+      if (!earlier) throw chatFrozen();
+      return this.resent(earlier, input.chatId, membership);
+    }
     const appended = await this.log.append({
       chatId: input.chatId,
       senderId: input.sender.id,

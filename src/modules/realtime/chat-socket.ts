@@ -1,9 +1,9 @@
 import { t } from "elysia";
 import { RateLimitedError } from "../../errors.ts";
-import type { Hub } from "../../realtime/hub.ts";
+import type { ChatMembersInstruction, Hub } from "../../realtime/hub.ts";
 import type { RateLimiter, RateRule, RateRules } from "../../realtime/rate-limit.ts";
 import { topics } from "../../realtime/topics.ts";
-import type { ChatMembership, ChatService } from "../chats/service.ts";
+import { type ChatMembership, type ChatService, chatFrozen } from "../chats/service.ts";
 import { ObjectIdString } from "../common/model.ts";
 import { SendBody } from "../messages/model.ts";
 import type { MessageService } from "../messages/service.ts";
@@ -27,6 +27,8 @@ export const chatEvents = {
 
 /** How many missed messages one replay page holds; replay pages until caught up. */
 const REPLAY_PAGE = 100;
+/** Chats whose last membership change this instance remembers (for reads in flight). */
+const REMEMBERED_CHANGES = 10_000;
 
 export interface ChatSocketDeps {
   chats: ChatService;
@@ -38,17 +40,47 @@ export interface ChatSocketDeps {
 }
 
 export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketDeps) {
-  /** Chats each socket may act in: checked once, then trusted until the socket closes. */
-  const memberships = new WeakMap<Socket, Map<string, ChatMembership>>();
+  /**
+   * Chats each socket may act in: checked once, then trusted until the socket closes or the
+   * chat's members change (a session's seat changing hands, its end). Such a change reaches every
+   * instance on the hub's control topic (`chatMembers`), and drops what was cached here.
+   */
+  const memberships = new Map<Socket, Map<string, ChatMembership>>();
+  const closed = new WeakSet<Socket>();
+  /** Membership changes heard so far, and the number of the last one heard for each chat. */
+  let changes = 0;
+  const lastChange = new Map<string, number>();
 
   async function member(socket: Socket, chatId: string): Promise<ChatMembership> {
-    const known = memberships.get(socket) ?? new Map<string, ChatMembership>();
-    memberships.set(socket, known);
-    const cached = known.get(chatId);
+    const cached = memberships.get(socket)?.get(chatId);
     if (cached) return cached;
-    const membership = await chats.membership(chatId, socket.user.id);
-    known.set(chatId, membership);
-    return membership;
+    for (;;) {
+      const asked = changes;
+      const membership = await chats.membership(chatId, socket.user.id);
+      // A change heard while reading may be newer than what was read: read again.
+      if ((lastChange.get(chatId) ?? 0) > asked) continue;
+      if (!closed.has(socket)) {
+        const known = memberships.get(socket) ?? new Map<string, ChatMembership>();
+        memberships.set(socket, known);
+        known.set(chatId, membership);
+      }
+      return membership;
+    }
+  }
+
+  /** Every socket here forgets the chat's membership; the sockets of `removed` stop following it. */
+  function membersChanged({ chatId, removed }: ChatMembersInstruction): void {
+    changes++;
+    lastChange.delete(chatId);
+    lastChange.set(chatId, changes);
+    if (lastChange.size > REMEMBERED_CHANGES) {
+      const oldest = lastChange.keys().next().value;
+      if (oldest !== undefined) lastChange.delete(oldest);
+    }
+    for (const [socket, known] of memberships) {
+      known.delete(chatId);
+      if (removed.includes(socket.user.id)) socket.unsubscribe(topics.chat(chatId, socket.user.id));
+    }
   }
 
   async function limit(key: string, rule: RateRule): Promise<void> {
@@ -106,6 +138,7 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
         case "typing": {
           const { chatId, isTyping } = frame.data;
           const membership = await member(socket, chatId);
+          if (membership.frozen) throw chatFrozen();
           await limit(`typing:${user.id}`, rules.typing);
           const others = membership.participantIds.filter((id) => id !== user.id);
           hub.toChat(chatId, others, "typing", { userId: user.id, chatId, isTyping });
@@ -116,6 +149,13 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
           await chats.markRead(user.id, frame.data.chatId, frame.data.seq);
           return;
       }
+    },
+    async closed(socket) {
+      closed.add(socket);
+      memberships.delete(socket);
+    },
+    control(instruction) {
+      if (instruction.chatMembers) membersChanged(instruction.chatMembers);
     },
   });
 }

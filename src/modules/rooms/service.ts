@@ -2,8 +2,7 @@ import type { Models } from "../../db/models/index.ts";
 import type { RoomDoc } from "../../db/models/room.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.ts";
 import type { Hub } from "../../realtime/hub.ts";
-import type { PublicUser } from "../users/model.ts";
-import { type StoredUser, toUserJson } from "../users/service.ts";
+import { goneUser, type StoredUser, toUserJson } from "../users/service.ts";
 import {
   type CreateRoomBody,
   ROOM_DEFAULT_CAPACITY,
@@ -52,19 +51,6 @@ const HAS_ROOM = {
 
 /** A room nobody has left for good: with no member it is closed (and about to be deleted). */
 const OPEN = { "members.0": { $exists: true } };
-
-/** A user removed since (Clerk's `user.deleted`): the room stays readable. */
-function goneUser(): PublicUser {
-  const epoch = new Date(0).toISOString();
-  return {
-    _id: "",
-    name: "Deleted user",
-    email: "",
-    avatar: "",
-    createdAt: epoch,
-    updatedAt: epoch,
-  };
-}
 
 function toRoomJson(room: PopulatedRoom): RoomJson {
   const members = room.members.map((user) => (user ? toUserJson(user) : goneUser()));

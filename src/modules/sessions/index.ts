@@ -1,52 +1,100 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
 import { AUTHENTICATED, AUTHENTICATED_CHANGE, JSON_BODY, withErrors } from "../common/model.ts";
+import type { SessionEditor } from "./editor.ts";
 import {
+  CodeHistoryEnvelope,
+  CodeHistoryQuery,
   CreateSessionBody,
   EndedSessionEnvelope,
+  NotesBody,
+  NotesEnvelope,
   normalizeSessionBody,
   SessionEnvelope,
   SessionIdParams,
   SessionListEnvelope,
   SessionListQuery,
   SessionPageEnvelope,
+  SessionUserParams,
   UpdateSessionBody,
 } from "./model.ts";
+import type { SessionNotes } from "./notes.ts";
 import type { SessionService } from "./service.ts";
 
 export interface SessionsModuleDeps {
   auth: AuthPlugin;
   sessions: SessionService;
+  editor: SessionEditor;
+  notes: SessionNotes;
 }
 
+const TAGS = { tags: ["sessions"] };
+
 /**
- * Interview sessions. `/active` and `/my-recent` are declared before `/:id` (which only takes an
- * ObjectId anyway), so they are never read as an id.
+ * Interview sessions. `/active`, `/my-recent` and `/user/:userId` are declared before `/:id`
+ * (which only takes an ObjectId anyway), so they are never read as an id.
+ *
+ * The Talent Quotient design's names, `POST /create` and `PUT /:id`, are the same routes as
+ * `POST /` and `PATCH /:id`: each is declared once (`create` and `update` below) and mounted at
+ * both addresses, so the two can never drift apart.
  */
-export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
-  return new Elysia({ name: "sessions", prefix: "/api/sessions", detail: { tags: ["sessions"] } })
-    .use(auth)
-    .post(
-      "",
-      async ({ user, body, status }) => status(201, { session: await sessions.create(user, body) }),
+export function sessionsModule({ auth, sessions, editor, notes }: SessionsModuleDeps) {
+  const create = (path: "" | "/create", summary: string) =>
+    new Elysia({ detail: TAGS })
+      .use(auth)
+      .post(
+        path,
+        async ({ user, body, status }) =>
+          status(201, { session: await sessions.create(user, body) }),
+        {
+          auth: true,
+          transform: ({ body }) => normalizeSessionBody(body),
+          body: CreateSessionBody,
+          response: withErrors({ 201: SessionEnvelope }, [
+            ...AUTHENTICATED_CHANGE,
+            ...JSON_BODY,
+            404,
+            502,
+          ]),
+          detail: {
+            summary,
+            description:
+              "`scheduled` when `scheduledFor` is given (it must be in the future), else `active`. " +
+              "`inviteeId` reserves the seat for that user (404 for an unknown one). Also makes the " +
+              "session's chat (`chatId`), and with Stream configured the video call " +
+              "default:<callId> and the chat channel messaging:<callId> with the host as member; if " +
+              "Stream fails, nothing is kept and the answer is 502 UPSTREAM.",
+          },
+        },
+      );
+
+  const update = (method: "patch" | "put", summary: string) =>
+    new Elysia({ detail: TAGS }).use(auth).route(
+      method,
+      "/:id",
+      async ({ user, params, body }) => ({
+        session: await sessions.update(user.id, params.id, body),
+      }),
       {
         auth: true,
+        params: SessionIdParams,
         transform: ({ body }) => normalizeSessionBody(body),
-        body: CreateSessionBody,
-        response: withErrors({ 201: SessionEnvelope }, [
-          ...AUTHENTICATED_CHANGE,
-          ...JSON_BODY,
-          502,
-        ]),
+        body: UpdateSessionBody,
+        response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404]),
         detail: {
-          summary: "Start a session as its host",
+          summary,
           description:
-            "With Stream configured, also creates the video call default:<callId> and the chat " +
-            "channel messaging:<callId> with the host as member; if Stream fails, nothing is " +
-            "kept and the answer is 502 UPSTREAM.",
+            "Host only (403), while scheduled or active (else 400 SESSION_COMPLETED or " +
+            "SESSION_CANCELLED); `scheduledFor` only while scheduled (400 " +
+            "SESSION_ALREADY_STARTED) and in the future.",
         },
       },
-    )
+    );
+
+  return new Elysia({ name: "sessions", prefix: "/api/sessions", detail: TAGS })
+    .use(auth)
+    .use(create("", "Make a session as its host"))
+    .use(create("/create", "Same as POST /api/sessions (the Talent Quotient name)"))
     .get("/active", async () => ({ sessions: await sessions.active() }), {
       auth: true,
       response: withErrors(SessionListEnvelope, AUTHENTICATED),
@@ -68,29 +116,24 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
         description: "`before` is the `_id` of the last session seen; limit 20 by default, ≤ 100.",
       },
     })
+    .get("/user/:userId", ({ params, query }) => sessions.listFor(params.userId, query), {
+      auth: true,
+      params: SessionUserParams,
+      query: SessionListQuery,
+      response: withErrors(SessionPageEnvelope, [...AUTHENTICATED, 400, 404]),
+      detail: {
+        summary: "A user's sessions (as host, participant or invitee), newest first",
+        description: "The same filters and cursor as GET /api/sessions. 404 for an unknown user.",
+      },
+    })
     .get("/:id", async ({ params }) => ({ session: await sessions.get(params.id) }), {
       auth: true,
       params: SessionIdParams,
       response: withErrors(SessionEnvelope, [...AUTHENTICATED, 400, 404]),
       detail: { summary: "One session; 404 when there is none" },
     })
-    .patch(
-      "/:id",
-      async ({ user, params, body }) => ({
-        session: await sessions.update(user.id, params.id, body),
-      }),
-      {
-        auth: true,
-        params: SessionIdParams,
-        transform: ({ body }) => normalizeSessionBody(body),
-        body: UpdateSessionBody,
-        response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404]),
-        detail: {
-          summary: "Change the problem or difficulty",
-          description: "Host only (403), while active (400 SESSION_COMPLETED).",
-        },
-      },
-    )
+    .use(update("patch", "Change the problem, difficulty, description, schedule or duration"))
+    .use(update("put", "Same as PATCH /api/sessions/:id (the Talent Quotient name)"))
     .delete(
       "/:id",
       async ({ user, params, set }) => {
@@ -102,10 +145,10 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
         params: SessionIdParams,
         response: withErrors({ 204: t.Void() }, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
         detail: {
-          summary: "Delete a session and whatever Stream resources it left",
+          summary: "Delete a session, its chat, code history and notes, and its Stream resources",
           description:
-            "Host only (403); while nobody holds the seat or once completed, else 409 " +
-            "SESSION_IN_PROGRESS. 204.",
+            "Host only (403); while nobody holds the seat or once completed or cancelled, else " +
+            "409 SESSION_IN_PROGRESS. 204.",
         },
       },
     )
@@ -117,10 +160,12 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
         params: SessionIdParams,
         response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, 400, 404, 409, 502]),
         detail: {
-          summary: "Take the participant's seat (and join the Stream channel)",
+          summary: "Take the participant's seat (and join the session's chat and Stream channel)",
           description:
-            "404 unknown; 400 SESSION_COMPLETED; 400 HOST_CANNOT_JOIN; 409 SESSION_FULL. Of two " +
-            "joins at once exactly one wins; joining again as the participant is a 200.",
+            "A scheduled session's seat is reserved by joining. 404 unknown; 400 " +
+            "SESSION_COMPLETED or SESSION_CANCELLED; 400 HOST_CANNOT_JOIN; 403 when the seat is " +
+            "reserved for an invitee; 409 SESSION_FULL. Of two joins at once exactly one wins; " +
+            "joining again as the participant is a 200.",
         },
       },
     )
@@ -134,8 +179,40 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
         detail: {
           summary: "The participant leaves; the seat is free again",
           description:
-            "400 SESSION_COMPLETED; 400 HOST_CANNOT_LEAVE; 403 when the caller is not the " +
-            "participant.",
+            "They are out of the session's chat at once. 400 SESSION_COMPLETED or " +
+            "SESSION_CANCELLED; 400 HOST_CANNOT_LEAVE; 403 when the caller is not the participant.",
+        },
+      },
+    )
+    .post(
+      "/:id/start",
+      async ({ user, params }) => ({ session: await sessions.start(user.id, params.id) }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, 400, 404]),
+        detail: {
+          summary: "Start a scheduled session (host only)",
+          description:
+            "scheduled → active, `startedAt` now. 403 for anyone but the host; 400 " +
+            "SESSION_ALREADY_STARTED, SESSION_COMPLETED or SESSION_CANCELLED. Of two starts at " +
+            "once exactly one wins.",
+        },
+      },
+    )
+    .post(
+      "/:id/cancel",
+      async ({ user, params }) => ({ session: await sessions.cancel(user.id, params.id) }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        response: withErrors(SessionEnvelope, [...AUTHENTICATED_CHANGE, 400, 404]),
+        detail: {
+          summary: "Cancel a scheduled or active session (host only)",
+          description:
+            "→ cancelled, `endedAt` now; its chat freezes and its Stream call and channel are " +
+            "deleted (retried in the background if Stream fails). 403 for anyone but the host; " +
+            "400 SESSION_COMPLETED or SESSION_CANCELLED.",
         },
       },
     )
@@ -152,8 +229,54 @@ export function sessionsModule({ auth, sessions }: SessionsModuleDeps) {
         detail: {
           summary: "End the session (host only)",
           description:
-            "Completes the session and deletes its Stream call and channel (retried in the " +
-            "background if Stream fails). 403 for anyone but the host; 400 SESSION_COMPLETED.",
+            "Completes the session, freezes its chat and deletes its Stream call and channel " +
+            "(retried in the background if Stream fails). 403 for anyone but the host; 400 " +
+            "SESSION_COMPLETED, SESSION_CANCELLED, or SESSION_NOT_STARTED for a scheduled one.",
+        },
+      },
+    )
+    .get(
+      "/:id/code/history",
+      ({ user, params, query }) => editor.versions(user.id, params.id, query),
+      {
+        auth: true,
+        params: SessionIdParams,
+        query: CodeHistoryQuery,
+        response: withErrors(CodeHistoryEnvelope, [...AUTHENTICATED, 400, 404]),
+        detail: {
+          summary: "The shared editor's versions after `after`, each with its whole text",
+          description:
+            "Host and participant only (404 for anyone else). Versions `after + 1` … " +
+            "`after + limit` (limit 50 by default, ≤ 100), rebuilt from compact stored changes.",
+        },
+      },
+    )
+    .get(
+      "/:id/notes",
+      async ({ user, params }) => ({ notes: await notes.get(user.id, params.id) }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        response: withErrors(NotesEnvelope, [...AUTHENTICATED, 400, 404]),
+        detail: {
+          summary: "The host's private notes and rating",
+          description: "Host only: anyone else gets 404. Empty (`updatedAt: null`) until saved.",
+        },
+      },
+    )
+    .put(
+      "/:id/notes",
+      async ({ user, params, body }) => ({ notes: await notes.put(user.id, params.id, body) }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        body: NotesBody,
+        response: withErrors(NotesEnvelope, [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404]),
+        detail: {
+          summary: "Replace the host's private notes and rating",
+          description:
+            "Host only: anyone else gets 404. `rating` 1–5; absent or null clears it. In any " +
+            "status, before, during or after the interview.",
         },
       },
     );

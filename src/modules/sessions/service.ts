@@ -1,22 +1,36 @@
 import { Types } from "mongoose";
 import type { Clock } from "../../clock.ts";
 import type { Models } from "../../db/models/index.ts";
-import type { SessionDoc, SessionStatus } from "../../db/models/session.ts";
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from "../../errors.ts";
+import {
+  OPEN_STATUSES,
+  OVER_STATUSES,
+  type SessionDoc,
+  type SessionStatus,
+} from "../../db/models/session.ts";
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from "../../errors.ts";
 import type { Logger } from "../../plugins/logger.ts";
 import type { Hub } from "../../realtime/hub.ts";
+import type { SessionChatMembers } from "../session-chat/members.ts";
 import { type StreamService, streamUserId } from "../stream/service.ts";
-import type { PublicUser } from "../users/model.ts";
-import { type StoredUser, toUserJson } from "../users/service.ts";
+import { goneUser, type StoredUser, toUserJson } from "../users/service.ts";
+import { codeJson } from "./editor.ts";
 import {
-  type CodeUpdateData,
   type CreateSessionBody,
+  DEFAULT_DURATION_MINUTES,
+  DEFAULT_LANGUAGE,
   SESSIONS_DEFAULT_LIMIT,
   SESSIONS_SHORT_LIST,
   type SessionJson,
   type SessionListQuery,
   type UpdateSessionBody,
 } from "./model.ts";
+import { isOpen, isOver, sessionNotFound as notFound, seated, wrongStatus } from "./status.ts";
 import type { StreamCleanup } from "./stream-cleanup.ts";
 
 /** Who acts on a session: enough of the caller to name them to Stream. */
@@ -38,6 +52,8 @@ export interface SessionMembership {
 export interface SessionServiceDeps {
   models: Models;
   hub: Hub;
+  /** The session's own chat, whose members follow the seat. */
+  chat: SessionChatMembers;
   /** Null when Stream is not configured: sessions work without it (peer-to-peer calls). */
   stream: StreamService | null;
   /** Null exactly when `stream` is. */
@@ -46,45 +62,32 @@ export interface SessionServiceDeps {
   log: Logger;
 }
 
-export const DEFAULT_LANGUAGE = "javascript";
-
-const notFound = () => new NotFoundError("Session not found");
-const completed = () => new BadRequestError("This session has already ended", "SESSION_COMPLETED");
 const notHost = (action: string) => new ForbiddenError(`Only the host can ${action} this session`);
 
-type PopulatedSession = Omit<SessionDoc, "host" | "participant"> & {
+type PopulatedSession = Omit<SessionDoc, "host" | "participant" | "invitee"> & {
   host: StoredUser | null;
   participant: StoredUser | null;
+  invitee: StoredUser | null;
 };
 
-/** A user removed since: the session stays readable. */
-function goneUser(): PublicUser {
-  const epoch = new Date(0).toISOString();
-  return {
-    _id: "",
-    name: "Deleted user",
-    email: "",
-    avatar: "",
-    createdAt: epoch,
-    updatedAt: epoch,
-  };
-}
+const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
 
 export function toSessionJson(session: PopulatedSession): SessionJson {
   const json: SessionJson = {
     _id: String(session._id),
     problem: session.problem,
     difficulty: session.difficulty,
+    description: session.description ?? "",
     host: session.host ? toUserJson(session.host) : goneUser(),
     participant: session.participant ? toUserJson(session.participant) : null,
+    invitee: session.invitee ? toUserJson(session.invitee) : null,
     status: session.status,
     callId: session.callId,
-    code: {
-      language: session.code.language,
-      text: session.code.text,
-      version: session.code.version,
-    },
-    startedAt: session.startedAt.toISOString(),
+    chatId: session.chatId ? String(session.chatId) : null,
+    code: codeJson(session.code),
+    scheduledFor: iso(session.scheduledFor),
+    durationMinutes: session.durationMinutes ?? DEFAULT_DURATION_MINUTES,
+    startedAt: iso(session.startedAt),
     createdAt: session.createdAt.toISOString(),
     updatedAt: session.updatedAt.toISOString(),
   };
@@ -111,19 +114,39 @@ export function othersIn(membership: SessionMembership, userId: string): string[
 }
 
 /**
- * Interview sessions: one host, at most one participant, a Stream call and chat channel when
- * Stream is configured, and the realtime side's membership checks and the shared editor (signals
- * and media toggles go through the call relay, modules/calls/relay.ts). Every state change is one conditional update, so concurrent callers cannot both win.
+ * Interview sessions: scheduling, one host, at most one participant (a seat an invitee may have
+ * reserved), a chat of their own whose members follow the seat (session-chat/members.ts), a
+ * Stream call and channel when Stream is configured, and the realtime side's membership checks
+ * (signals and media toggles go through the call relay, modules/calls/relay.ts; the shared
+ * editor is editor.ts). Every state change is one conditional update, so concurrent callers
+ * cannot both win.
  */
 export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
 
   /**
-   * Creates the session, with its Stream call and channel first when Stream is on. If any step
+   * Creates the session: its Stream call and channel first when Stream is on, then its chat, then
+   * the session itself (`scheduled` when `scheduledFor` is given, else `active`). If any step
    * fails, what was made is deleted again (or left to the retrier) and no session is stored.
    */
   async create(host: SessionUser, input: CreateSessionBody): Promise<SessionJson> {
-    const { models, stream, cleanup, clock } = this.deps;
+    const { models, stream, cleanup, clock, chat } = this.deps;
+    const now = clock.now();
+    const scheduledFor = input.scheduledFor ? new Date(input.scheduledFor) : null;
+    if (scheduledFor && scheduledFor.getTime() <= now.getTime()) {
+      throw new ValidationError("The session is invalid", [
+        { path: "scheduledFor", message: "must be in the future" },
+      ]);
+    }
+    const inviteeId = input.inviteeId ?? null;
+    if (inviteeId === host.id) {
+      throw new ValidationError("The session is invalid", [
+        { path: "inviteeId", message: "must be someone other than the host" },
+      ]);
+    }
+    if (inviteeId && !(await models.User.exists({ _id: inviteeId }))) {
+      throw new NotFoundError("User not found");
+    }
     const _id = new Types.ObjectId();
     const callId = crypto.randomUUID();
     const problem = input.problem.trim();
@@ -149,23 +172,41 @@ export class SessionService {
         throw error;
       }
     }
+    let chatId: Types.ObjectId | undefined;
     try {
+      chatId = await chat.open(String(_id), host.id);
       await models.Session.create({
         _id,
         problem,
         difficulty: input.difficulty,
+        description: input.description?.trim() ?? "",
         host: host.id,
         participant: null,
-        status: "active",
+        invitee: inviteeId,
+        status: scheduledFor ? "scheduled" : "active",
         callId,
-        code: { language: DEFAULT_LANGUAGE, text: "", version: 0 },
-        startedAt: clock.now(),
+        chatId,
+        chatVersion: 0,
+        code: {
+          language: DEFAULT_LANGUAGE,
+          text: "",
+          version: 0,
+          snapshotVersion: 0,
+          diffSinceSnapshot: 0,
+        },
+        scheduledFor,
+        durationMinutes: input.durationMinutes ?? DEFAULT_DURATION_MINUTES,
+        startedAt: scheduledFor ? null : now,
       });
     } catch (error) {
+      if (chatId) await chat.remove(chatId).catch(() => undefined);
       if (cleanup) await this.cleanUp(callId);
       throw error;
     }
-    return this.read(String(_id));
+    const session = await this.read(String(_id));
+    // The invitee's lobby learns of the invitation at once.
+    if (inviteeId) this.announce(session);
+    return session;
   }
 
   async get(id: string): Promise<SessionJson> {
@@ -174,13 +215,22 @@ export class SessionService {
 
   /** Newest first, filtered, paged by `before` (the last `_id` seen). */
   async list(query: SessionListQuery): Promise<{ sessions: SessionJson[]; hasMore: boolean }> {
-    const limit = query.limit ?? SESSIONS_DEFAULT_LIMIT;
-    const filter: Record<string, unknown> = {};
-    if (query.status) filter.status = query.status;
-    if (query.difficulty) filter.difficulty = query.difficulty;
-    if (query.before) filter._id = { $lt: new Types.ObjectId(query.before) };
-    const found = await this.find(filter, { _id: -1 }, limit + 1);
-    return { sessions: found.slice(0, limit), hasMore: found.length > limit };
+    return this.page({}, query);
+  }
+
+  /**
+   * `userId`'s sessions, newest first: those they host, hold the seat of, or are invited to (an
+   * invitation is an interview on their calendar too). 404 for an unknown user.
+   */
+  async listFor(
+    userId: string,
+    query: SessionListQuery,
+  ): Promise<{ sessions: SessionJson[]; hasMore: boolean }> {
+    if (!(await this.deps.models.User.exists({ _id: userId }))) {
+      throw new NotFoundError("User not found");
+    }
+    const places = [{ host: userId }, { participant: userId }, { invitee: userId }];
+    return this.page({ $or: places }, query);
   }
 
   /** The latest active sessions, for a lobby. */
@@ -191,19 +241,31 @@ export class SessionService {
   /** The latest completed sessions where `userId` was host or participant, last ended first. */
   async recentFor(userId: string): Promise<SessionJson[]> {
     return this.find(
-      { status: "completed", $or: [{ host: userId }, { participant: userId }] },
+      { status: "completed", ...seated(userId) },
       { endedAt: -1, _id: -1 },
       SESSIONS_SHORT_LIST,
     );
   }
 
-  /** Host only, while active. */
+  /** Host only, while scheduled or active; `scheduledFor` only while scheduled, and ahead. */
   async update(userId: string, id: string, changes: UpdateSessionBody): Promise<SessionJson> {
     const set: Record<string, unknown> = {};
     if (changes.problem !== undefined) set.problem = changes.problem.trim();
     if (changes.difficulty !== undefined) set.difficulty = changes.difficulty;
+    if (changes.description !== undefined) set.description = changes.description.trim();
+    if (changes.durationMinutes !== undefined) set.durationMinutes = changes.durationMinutes;
+    if (changes.scheduledFor !== undefined) {
+      const scheduledFor = new Date(changes.scheduledFor);
+      if (scheduledFor.getTime() <= this.deps.clock.now().getTime()) {
+        throw new ValidationError("The session is invalid", [
+          { path: "scheduledFor", message: "must be in the future" },
+        ]);
+      }
+      set.scheduledFor = scheduledFor;
+    }
+    const status = changes.scheduledFor !== undefined ? "scheduled" : { $in: OPEN_STATUSES };
     const updated = await this.deps.models.Session.findOneAndUpdate(
-      { _id: id, host: userId, status: "active" },
+      { _id: id, host: userId, status },
       { $set: set },
       { returnDocument: "after" },
     ).lean();
@@ -214,48 +276,96 @@ export class SessionService {
     return session;
   }
 
+  /** The host starts a scheduled session: it is active from now. */
+  async start(userId: string, id: string): Promise<SessionJson> {
+    const started = await this.deps.models.Session.findOneAndUpdate(
+      { _id: id, host: userId, status: "scheduled" },
+      { $set: { status: "active", startedAt: this.deps.clock.now() } },
+      { returnDocument: "after" },
+    ).lean();
+    if (!started) await this.explainHostMiss(id, userId, "start");
+    const session = await this.read(id);
+    this.announce(session);
+    return session;
+  }
+
   /**
-   * Host only, while nobody holds the seat or once completed; with someone in an active session
-   * the host has to end it first (409 SESSION_IN_PROGRESS). Stream resources still there go too.
+   * The host calls a scheduled or active session off. Like an end: its chat freezes, and its
+   * Stream call and channel are deleted now, or by the retrier once Stream answers again.
+   */
+  async cancel(userId: string, id: string): Promise<SessionJson> {
+    return this.stop(userId, id, "cancel", OPEN_STATUSES, "cancelled");
+  }
+
+  /**
+   * Host only. The session is completed here whatever Stream says; its call and channel are
+   * deleted now, or by the retrier once Stream answers again. Its chat freezes.
+   */
+  async end(userId: string, id: string): Promise<SessionJson> {
+    return this.stop(userId, id, "end", ["active"], "completed");
+  }
+
+  /**
+   * Host only, while nobody holds the seat or once over; with someone in an open session the
+   * host has to end or cancel it first (409 SESSION_IN_PROGRESS). Its chat, code history and
+   * notes go with it, and the Stream resources still there.
    */
   async remove(userId: string, id: string): Promise<void> {
-    const { models, cleanup } = this.deps;
+    const { models, cleanup, chat, log } = this.deps;
     const removed = await models.Session.findOneAndDelete({
       _id: id,
       host: userId,
-      $or: [{ status: "completed" }, { participant: null }],
+      $or: [{ status: { $in: OVER_STATUSES } }, { participant: null }],
     }).lean();
     if (!removed) {
       const current = await this.raw(id);
       if (!current) throw notFound();
       if (String(current.host) !== userId) throw notHost("delete");
       throw new ConflictError(
-        "Someone is in this session; end it before deleting it",
+        "Someone holds the seat of this session; end or cancel it before deleting it",
         "SESSION_IN_PROGRESS",
       );
     }
+    await Promise.all([
+      removed.chatId ? chat.remove(removed.chatId) : undefined,
+      models.CodeVersion.deleteMany({ session: removed._id }),
+      models.SessionNote.deleteOne({ session: removed._id }),
+    ]).catch((error: unknown) =>
+      log.error({ err: error, sessionId: id }, "a deleted session's data was not all removed"),
+    );
     if (!cleanup) return;
-    if (removed.status === "active") await this.cleanUp(removed.callId);
+    if (isOpen(removed.status)) await this.cleanUp(removed.callId);
     else await cleanup.retry(removed.callId);
   }
 
   /**
-   * The caller takes the free seat. One conditional update decides: of two joins at the same
-   * moment exactly one matches. Joining again as the participant is a harmless repeat.
+   * The caller takes the free seat, of a scheduled session (reserving it) or an active one; when
+   * the session has an invitee, only they may. One conditional update decides: of two joins at
+   * the same moment exactly one matches. Joining again as the participant is a harmless repeat.
    */
   async join(user: SessionUser, id: string): Promise<SessionJson> {
     const { models, stream } = this.deps;
     const joined = await models.Session.findOneAndUpdate(
-      { _id: id, status: "active", participant: null, host: { $ne: user.id } },
-      { $set: { participant: user.id } },
+      {
+        _id: id,
+        status: { $in: OPEN_STATUSES },
+        participant: null,
+        host: { $ne: user.id },
+        invitee: { $in: [null, user.id] },
+      },
+      { $set: { participant: user.id }, $inc: { chatVersion: 1 } },
       { returnDocument: "after" },
     ).lean();
     if (!joined) {
       const current = await this.raw(id);
       if (!current) throw notFound();
-      if (current.status === "completed") throw completed();
+      await this.deps.chat.repair(current);
+      if (isOver(current.status)) throw wrongStatus(current.status);
       if (String(current.host) === user.id) {
         throw new BadRequestError("The host cannot join their own session", "HOST_CANNOT_JOIN");
+      }
+      if (current.invitee && String(current.invitee) !== user.id) {
+        throw new ForbiddenError("This session's seat is reserved for someone else");
       }
       if (String(current.participant) !== user.id) {
         throw new ConflictError("Someone has already joined this session", "SESSION_FULL");
@@ -270,29 +380,31 @@ export class SessionService {
       } catch (error) {
         // The seat is only theirs once the channel has them; give it back.
         await models.Session.updateOne(
-          { _id: id, participant: user.id, status: "active" },
-          { $set: { participant: null } },
+          { _id: id, participant: user.id, status: { $in: OPEN_STATUSES } },
+          { $set: { participant: null }, $inc: { chatVersion: 1 } },
         );
         throw error;
       }
     }
+    await this.deps.chat.follow(joined);
     const session = await this.read(id);
     this.announce(session);
     return session;
   }
 
-  /** The participant leaves; the seat is free again. */
+  /** The participant leaves (or gives back a reservation); the seat is free again. */
   async leave(user: SessionUser, id: string): Promise<SessionJson> {
     const { models, stream, log } = this.deps;
     const left = await models.Session.findOneAndUpdate(
-      { _id: id, status: "active", participant: user.id },
-      { $set: { participant: null } },
+      { _id: id, status: { $in: OPEN_STATUSES }, participant: user.id },
+      { $set: { participant: null }, $inc: { chatVersion: 1 } },
       { returnDocument: "after" },
     ).lean();
     if (!left) {
       const current = await this.raw(id);
       if (!current) throw notFound();
-      if (current.status === "completed") throw completed();
+      await this.deps.chat.repair(current);
+      if (isOver(current.status)) throw wrongStatus(current.status);
       if (String(current.host) === user.id) {
         throw new BadRequestError(
           "The host cannot leave their own session; end it instead",
@@ -301,6 +413,8 @@ export class SessionService {
       }
       throw new ForbiddenError("You are not the participant of this session");
     }
+    // The chat first: from now on nothing said there reaches them.
+    await this.deps.chat.follow(left);
     if (stream) {
       // Best effort: a stale channel member has no seat and sees no new session.
       await stream
@@ -312,40 +426,30 @@ export class SessionService {
     return session;
   }
 
-  /**
-   * Host only. The session is completed here whatever Stream says; its call and channel are
-   * deleted now, or by the retrier once Stream answers again.
-   */
-  async end(userId: string, id: string): Promise<SessionJson> {
-    const ended = await this.deps.models.Session.findOneAndUpdate(
-      { _id: id, host: userId, status: "active" },
-      { $set: { status: "completed", endedAt: this.deps.clock.now() } },
-      { returnDocument: "after" },
-    ).lean();
-    if (!ended) await this.explainHostMiss(id, userId, "end");
-    else if (this.deps.cleanup) await this.cleanUp(ended.callId);
-    const session = await this.read(id);
-    this.announce(session);
-    return session;
-  }
-
   // The realtime side.
 
   /** Host and participant only; anyone else gets NOT_FOUND (existence is not leaked). */
   async membership(sessionId: string, userId: string): Promise<SessionMembership> {
     if (!Types.ObjectId.isValid(sessionId)) throw notFound();
     const session = await this.deps.models.Session.findOne(
-      { _id: sessionId, $or: [{ host: userId }, { participant: userId }] },
+      { _id: sessionId, ...seated(userId) },
       { host: 1, participant: 1, status: 1 },
     ).lean();
     if (!session) throw notFound();
     return membershipOf(session);
   }
 
-  /** Membership of an active session. */
+  /** Membership of a scheduled or active session: its sockets may gather before it starts. */
+  async openMembership(sessionId: string, userId: string): Promise<SessionMembership> {
+    const membership = await this.membership(sessionId, userId);
+    if (!isOpen(membership.status)) throw wrongStatus(membership.status);
+    return membership;
+  }
+
+  /** Membership of an active session: calls and the editor need one. */
   async activeMembership(sessionId: string, userId: string): Promise<SessionMembership> {
     const membership = await this.membership(sessionId, userId);
-    if (membership.status !== "active") throw completed();
+    if (membership.status !== "active") throw wrongStatus(membership.status);
     return membership;
   }
 
@@ -359,42 +463,34 @@ export class SessionService {
     this.deps.hub.toSession(sessionId, othersIn(membership, userId), event, { sessionId, userId });
   }
 
-  /**
-   * The shared editor: accepted only on top of the stored version (one conditional update), then
-   * sent to the other side. Otherwise CONFLICT carrying what is stored, for the client to rebase.
-   */
-  async updateCode(from: string, data: CodeUpdateData): Promise<void> {
-    const { sessionId, language, text, version } = data;
-    const updated = await this.deps.models.Session.findOneAndUpdate(
-      {
-        _id: sessionId,
-        status: "active",
-        "code.version": version - 1,
-        $or: [{ host: from }, { participant: from }],
-      },
-      { $set: { "code.language": language, "code.text": text, "code.version": version } },
+  // Helpers.
+
+  /** End or cancel: one conditional update, then the chat freezes and Stream is cleaned up. */
+  private async stop(
+    userId: string,
+    id: string,
+    action: string,
+    from: readonly SessionStatus[],
+    to: SessionStatus,
+  ): Promise<SessionJson> {
+    const stopped = await this.deps.models.Session.findOneAndUpdate(
+      { _id: id, host: userId, status: { $in: from } },
+      { $set: { status: to, endedAt: this.deps.clock.now() }, $inc: { chatVersion: 1 } },
       { returnDocument: "after" },
     ).lean();
-    if (!updated) {
-      await this.activeMembership(sessionId, from);
-      const stored = await this.deps.models.Session.findById(sessionId, { code: 1 }).lean();
-      if (!stored) throw notFound();
-      throw new ConflictError(
-        `The code is at version ${stored.code.version}; send version ${stored.code.version + 1}`,
-        "CONFLICT",
-        { ...stored.code },
-      );
+    if (!stopped) await this.explainHostMiss(id, userId, action);
+    else {
+      try {
+        await this.deps.chat.follow(stopped);
+      } finally {
+        // Stream is cleaned up even if freezing the chat failed (a retry of this call freezes it).
+        if (this.deps.cleanup) await this.cleanUp(stopped.callId);
+      }
     }
-    this.deps.hub.toSession(sessionId, othersIn(membershipOf(updated), from), "code-update", {
-      sessionId,
-      userId: from,
-      language,
-      text,
-      version,
-    });
+    const session = await this.read(id);
+    this.announce(session);
+    return session;
   }
-
-  // Helpers.
 
   /**
    * Keeps the Stream call's custom data in step with the session. The session is the truth: if
@@ -411,9 +507,14 @@ export class SessionService {
     }
   }
 
-  /** `session-updated` to the host and the participant, plus anyone in `also`. */
+  /** `session-updated` to the host, the participant and the invitee, plus anyone in `also`. */
   private announce(session: SessionJson, also: string[] = []): void {
-    const ids = [session.host._id, session.participant?._id ?? "", ...also].filter(Boolean);
+    const ids = [
+      session.host._id,
+      session.participant?._id ?? "",
+      session.invitee?._id ?? "",
+      ...also,
+    ].filter(Boolean);
     this.deps.hub.toUsers(ids, "session-updated", { session });
   }
 
@@ -432,12 +533,13 @@ export class SessionService {
     }
   }
 
-  /** Why a host-only update matched nothing: unknown, not the host, or over. */
+  /** Why a host-only update matched nothing: unknown, not the host, or the wrong status. */
   private async explainHostMiss(id: string, userId: string, action: string): Promise<never> {
     const current = await this.raw(id);
     if (!current) throw notFound();
     if (String(current.host) !== userId) throw notHost(action);
-    throw completed();
+    await this.deps.chat.repair(current);
+    throw wrongStatus(current.status);
   }
 
   private async raw(id: string) {
@@ -452,6 +554,19 @@ export class SessionService {
     return session;
   }
 
+  private async page(
+    filter: Record<string, unknown>,
+    query: SessionListQuery,
+  ): Promise<{ sessions: SessionJson[]; hasMore: boolean }> {
+    const limit = query.limit ?? SESSIONS_DEFAULT_LIMIT;
+    const scoped: Record<string, unknown> = { ...filter };
+    if (query.status) scoped.status = query.status;
+    if (query.difficulty) scoped.difficulty = query.difficulty;
+    if (query.before) scoped._id = { $lt: new Types.ObjectId(query.before) };
+    const found = await this.find(scoped, { _id: -1 }, limit + 1);
+    return { sessions: found.slice(0, limit), hasMore: found.length > limit };
+  }
+
   private async find(
     filter: Record<string, unknown>,
     sort: Record<string, 1 | -1>,
@@ -462,6 +577,7 @@ export class SessionService {
       .limit(limit)
       .populate("host")
       .populate("participant")
+      .populate("invitee")
       .lean();
     return sessions.map((s) => toSessionJson(s as unknown as PopulatedSession));
   }

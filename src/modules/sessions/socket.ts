@@ -3,6 +3,7 @@ import { topics } from "../../realtime/topics.ts";
 import type { Call } from "../calls/relay.ts";
 import { ObjectIdString } from "../common/model.ts";
 import { type Socket, socketFeature } from "../realtime/socket-feature.ts";
+import type { SessionEditor } from "./editor.ts";
 import { CodeUpdateData } from "./model.ts";
 import type { SessionMembership, SessionService } from "./service.ts";
 
@@ -17,7 +18,7 @@ export const sessionEvents = {
   "code-update": CodeUpdateData,
 };
 
-export function sessionSocket(sessions: SessionService) {
+export function sessionSocket(sessions: SessionService, editor: SessionEditor) {
   /**
    * Sessions each socket joined, with who was in them when last read. Only a hint for peer-left:
    * a session's seat changes hands, so relays check the stored session every time.
@@ -40,7 +41,8 @@ export function sessionSocket(sessions: SessionService) {
       const { user } = socket;
       switch (frame.event) {
         case "join-session": {
-          const membership = await sessions.activeMembership(frame.data, user.id);
+          // A scheduled session may be joined too: its two sides gather before the host starts it.
+          const membership = await sessions.openMembership(frame.data, user.id);
           const mine = joined.get(socket) ?? new Map<string, SessionMembership>();
           joined.set(socket, mine);
           mine.set(frame.data, membership);
@@ -55,7 +57,7 @@ export function sessionSocket(sessions: SessionService) {
           return;
         case "code-update": {
           const { sessionId, version } = frame.data;
-          await sessions.updateCode(user.id, frame.data);
+          await editor.updateCode(user.id, frame.data);
           socket.send("code-accepted", { sessionId, version }, frame.ref);
           return;
         }
@@ -72,7 +74,8 @@ export function sessionSocket(sessions: SessionService) {
 
 /**
  * A session as the call relay sees it: the host and the participant of an active session, and
- * their sockets that joined it. Anyone else gets NOT_FOUND; a completed session SESSION_COMPLETED.
+ * their sockets that joined it. Anyone else gets NOT_FOUND; a session that is not active the code
+ * of its status (SESSION_NOT_STARTED, SESSION_COMPLETED, SESSION_CANCELLED).
  */
 export function sessionCall(sessions: SessionService, hub: Hub): Call {
   return {

@@ -1,7 +1,14 @@
 import { Elysia } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
-import { AUTHENTICATED, withErrors } from "../common/model.ts";
-import { UserEnvelope, UserIdParams, UserListEnvelope, UserListQuery } from "./model.ts";
+import { AUTHENTICATED, AUTHENTICATED_CHANGE, JSON_BODY, withErrors } from "../common/model.ts";
+import {
+  normalizeUserBody,
+  UpdateMeBody,
+  UserEnvelope,
+  UserIdParams,
+  UserListEnvelope,
+  UserListQuery,
+} from "./model.ts";
 import type { UsersService } from "./service.ts";
 
 export interface UsersModuleDeps {
@@ -19,8 +26,21 @@ export function usersModule({ auth, users }: UsersModuleDeps) {
       detail: {
         summary: "Everyone but the caller",
         description:
-          "`q` narrows to a case-insensitive name or email prefix (taken literally). `limit` is " +
-          "1–100, 50 by default; over 100 is a 400.",
+          "`q` narrows to a case-insensitive name or email prefix (taken literally), `role` to " +
+          "interviewers or candidates. `limit` is 1–100, 50 by default; over 100 is a 400.",
+      },
+    })
+    .patch("/me", async ({ user, body }) => ({ user: await users.updateMe(user.id, body) }), {
+      auth: true,
+      transform: ({ body }) => normalizeUserBody(body),
+      body: UpdateMeBody,
+      response: withErrors(UserEnvelope, [...AUTHENTICATED_CHANGE, ...JSON_BODY]),
+      detail: {
+        summary: "Change the caller's name, picture or role",
+        description:
+          "At least one of `name` (1–50 characters once trimmed), `avatar` (an http(s) URL, or " +
+          'empty) and `role` ("interviewer" or "candidate"). For a Clerk user, Clerk\'s next ' +
+          "update overwrites the name and picture; the role is kept.",
       },
     })
     .get("/:id", async ({ params }) => ({ user: await users.get(params.id) }), {

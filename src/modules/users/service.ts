@@ -1,7 +1,13 @@
 import type mongoose from "mongoose";
-import type { UserFields, UserModel } from "../../db/models/user.ts";
+import type { UserFields, UserModel, UserRole } from "../../db/models/user.ts";
 import { ConflictError, NotFoundError } from "../../errors.ts";
-import { type PublicUser, USERS_DEFAULT_LIMIT } from "./model.ts";
+import {
+  NAME_MAX,
+  type PublicUser,
+  type UpdateMeBody,
+  USERS_DEFAULT_LIMIT,
+  type UserListQuery,
+} from "./model.ts";
 
 /** What a stored user looks like once read, hydrated or lean. */
 export type StoredUser = UserFields & { _id: mongoose.Types.ObjectId | string };
@@ -13,11 +19,30 @@ export function toUserJson(user: StoredUser): PublicUser {
     name: user.name,
     email: user.email ?? "",
     avatar: user.avatar ?? "",
+    // Accounts stored before roles existed are candidates, as new ones are by default.
+    role: user.role ?? "candidate",
     createdAt: new Date(user.createdAt).toISOString(),
     updatedAt: new Date(user.updatedAt).toISOString(),
   };
   if (user.clerkId) json.clerkId = user.clerkId;
   return json;
+}
+
+/**
+ * Where a user removed since (Clerk's `user.deleted`) was referenced: what they left (a session,
+ * a room, messages) stays readable.
+ */
+export function goneUser(): PublicUser {
+  const epoch = new Date(0).toISOString();
+  return {
+    _id: "",
+    name: "Deleted user",
+    email: "",
+    avatar: "",
+    role: "candidate",
+    createdAt: epoch,
+    updatedAt: epoch,
+  };
 }
 
 /** What Clerk tells us about a user, from a session token's claims, its API or a webhook. */
@@ -32,9 +57,8 @@ export interface NewAccount {
   name: string;
   email: string;
   passwordHash: string;
+  role?: UserRole;
 }
-
-const NAME_MAX = 50;
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -79,9 +103,12 @@ export class UsersService {
     return toUserJson(user);
   }
 
-  /** Everyone but `callerId`, optionally narrowed to a name or email prefix, by name. */
-  async list(callerId: string, options: { q?: string; limit?: number }): Promise<PublicUser[]> {
+  /** Everyone but `callerId`, optionally narrowed to a name or email prefix and a role, by name. */
+  async list(callerId: string, options: UserListQuery): Promise<PublicUser[]> {
     const filter: mongoose.QueryFilter<UserFields> = { _id: { $ne: callerId } };
+    // Accounts stored before roles existed have none, and count as candidates.
+    if (options.role === "candidate") filter.role = { $in: ["candidate", null] };
+    else if (options.role) filter.role = options.role;
     const q = options.q?.trim();
     if (q) {
       const prefix = new RegExp(`^${escapeRegex(q)}`, "i");
@@ -93,6 +120,22 @@ export class UsersService {
       .limit(options.limit ?? USERS_DEFAULT_LIMIT)
       .lean<StoredUser[]>();
     return users.map(toUserJson);
+  }
+
+  /**
+   * The caller changes their own name, picture or role. For a Clerk user, Clerk stays the source
+   * of the name and picture: its next `user.updated` overwrites them (the role is ours alone).
+   */
+  async updateMe(userId: string, changes: UpdateMeBody): Promise<PublicUser> {
+    const set: Partial<UserFields> = {};
+    if (changes.name !== undefined) set.name = changes.name.trim();
+    if (changes.avatar !== undefined) set.avatar = changes.avatar.trim();
+    if (changes.role !== undefined) set.role = changes.role;
+    const user = await this.users
+      .findByIdAndUpdate(userId, { $set: set }, { returnDocument: "after", runValidators: true })
+      .lean<StoredUser>();
+    if (!user) throw new NotFoundError("User not found");
+    return toUserJson(user);
   }
 
   /** Creates a built-in account; the unique index decides a race between two registrations. */
