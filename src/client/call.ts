@@ -9,6 +9,14 @@ import {
 } from "./types.ts";
 
 export interface CallEvents {
+  /**
+   * Someone joined the call after this client (`peer-joined` in a session, `user-joined` in a
+   * room, where it names them too): this side makes them an offer. Also when they join again
+   * (another device, a reconnect): drop the old peer connection and offer anew.
+   */
+  "peer-joined": { userId: string };
+  /** Someone left the call (`peer-left` in a session, `user-left` in a room): close theirs. */
+  "peer-left": { userId: string };
   /** A WebRTC offer, answer or ICE candidate from another member. */
   signal: Signal;
   /** Another member muted or unmuted their microphone or camera. */
@@ -23,10 +31,11 @@ export interface CallDeps {
 }
 
 /**
- * What interview sessions and call rooms share: joined on every new socket, and the one signaling
- * relay (`signal`, `toggle-media`) addressed by `sessionId` or `roomId`.
+ * What interview sessions and call rooms share: joined on every new socket, who joins and leaves
+ * the call, and the one signaling relay (`signal`, `toggle-media`) addressed by `sessionId` or
+ * `roomId`. Code that places a call can take either as a `CallChannel`.
  */
-export abstract class CallChannel<Events extends CallEvents> {
+export abstract class CallChannel<Events extends CallEvents = CallEvents> {
   protected readonly events = new Emitter<Events>();
   protected active = true;
 

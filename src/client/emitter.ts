@@ -1,6 +1,8 @@
 /** Typed listeners: `on` returns the function that removes the listener again. */
 export class Emitter<Events extends object> {
-  private readonly listeners = new Map<keyof Events, Set<(payload: never) => void>>();
+  // Keyed by any name rather than `keyof Events`, so that an emitter of more events can stand for
+  // one of fewer (a RoomChannel or SessionChannel is a CallChannel).
+  private readonly listeners = new Map<PropertyKey, Set<(payload: never) => void>>();
 
   on<K extends keyof Events>(event: K, listener: (payload: Events[K]) => void): () => void {
     const set = this.listeners.get(event) ?? new Set();

@@ -7,7 +7,7 @@ export type { Api } from "./api.ts";
 export type { TokenSource } from "./auth.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export { Backoff } from "./backoff.ts";
-export type { CallEvents } from "./call.ts";
+export type { CallChannel, CallEvents } from "./call.ts";
 export type { ChatChannel, ChatEvents } from "./chat.ts";
 export {
   Client,

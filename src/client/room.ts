@@ -3,6 +3,8 @@ import type { Frame } from "./transport.ts";
 import type { RoomUser } from "./types.ts";
 
 export interface RoomEvents extends CallEvents {
+  /** `user-joined`: as for every call, with the newcomer's name. */
+  "peer-joined": RoomUser;
   /** Everyone in the room now, after each join and leave. */
   users: RoomUser[];
   /** This client is out: it joined from another socket (`joined-elsewhere`), or the room closed. */
@@ -24,9 +26,11 @@ export class RoomChannel extends CallChannel<RoomEvents> {
     if (event === "room-users") this.setUsers(data.users);
     else if (event === "user-joined") {
       this.setUsers([...this.list.filter((u) => u.userId !== data.user.userId), data.user]);
-    } else if (event === "user-left")
+      this.events.emit("peer-joined", data.user);
+    } else if (event === "user-left") {
       this.setUsers(this.list.filter((u) => u.userId !== data.userId));
-    else if (event === "room-left" || event === "room-closed") {
+      this.events.emit("peer-left", { userId: data.userId });
+    } else if (event === "room-left" || event === "room-closed") {
       this.stop();
       this.events.emit("left", { reason: event === "room-left" ? data.reason : "closed" });
     }

@@ -3,8 +3,8 @@ import type { Frame } from "./transport.ts";
 import { ClientError, type CodeUpdate, type Session, type SessionCode } from "./types.ts";
 
 export interface SessionEvents extends CallEvents {
-  "peer-joined": { userId: string };
-  "peer-left": { userId: string };
+  /** This client's socket is in the session (`session-joined`): after each join and rejoin. */
+  joined: { sessionId: string };
   /** The other side's accepted edit of the shared editor. */
   code: CodeUpdate;
   /** The session changed: someone joined or left the seat, or the host ended it. */
@@ -73,6 +73,7 @@ export class SessionChannel extends CallChannel<SessionEvents> {
 
   protected other({ event, data }: Frame): void {
     if (event === "peer-joined" || event === "peer-left") this.events.emit(event, data);
+    else if (event === "session-joined") this.events.emit("joined", data);
     else if (event === "session-updated") {
       const { session } = data as { session: Session };
       if (session.code.version >= this.stored.version) this.stored = session.code;

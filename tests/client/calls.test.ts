@@ -70,12 +70,16 @@ describe("sessions and rooms through the client SDK", () => {
     const mine = connect(host).session(sessionId, { rebase });
     const theirs = connect(guest).session(sessionId, { rebase });
     let peersJoined = 0;
-    for (const side of [mine, theirs]) side.on("peer-joined", () => peersJoined++);
+    let joined = 0;
+    for (const side of [mine, theirs]) {
+      side.on("peer-joined", () => peersJoined++);
+      side.on("joined", () => joined++);
+    }
     const signals: Signal[] = [];
     const media: MediaState[] = [];
     theirs.on("signal", (s) => signals.push(s));
     mine.on("media", (m) => media.push(m));
-    await waitFor("both to be in the session", () => peersJoined >= 1);
+    await waitFor("both to be in the session", () => peersJoined >= 1 && joined >= 2);
 
     expect(mine.signal(guest.id, "offer", { sdp: "v=0" })).toBe(true);
     theirs.media("audio", false);
@@ -140,15 +144,31 @@ describe("sessions and rooms through the client SDK", () => {
       await waitFor("the answer", () => signals.length === 2);
 
       // The guest joins from another device: this one is out, and stays out after a reconnect.
+      // The host hears the guest join again (peer-joined, to offer anew), not leave.
       const left: string[] = [];
+      const heard: string[] = [];
       theirs.on("left", ({ reason }) => left.push(reason));
+      mine.on("peer-joined", ({ userId, name }) => heard.push(`joined ${userId} ${name}`));
+      mine.on("peer-left", ({ userId }) => heard.push(`left ${userId}`));
       const elsewhere = connect(guest).room(roomId);
       await waitFor("the takeover", () => left.length === 1);
       expect(left).toEqual(["joined-elsewhere"]);
+      await waitFor("the host to hear the guest again", () => heard.length > 0);
+      expect(heard).toEqual([`joined ${guest.id} Guest`]);
+      const relisted: RoomUser[][][] = [[], []];
+      mine.on("users", (users) => relisted[0]!.push(users));
+      elsewhere.on("users", (users) => relisted[1]!.push(users));
       balancer.cut();
-      await waitFor("the new device to be listed", () => names(elsewhere.users).length === 2, 5000);
+      await waitFor(
+        "the host and the new device to be listed together again",
+        () => relisted.every((seen) => seen.some((users) => users.length === 2)),
+        5000,
+      );
       await Bun.sleep(300);
       expect(left).toEqual(["joined-elsewhere"]);
+      // The guest hangs up: the host hears it.
+      elsewhere.leave();
+      await waitFor("the host to hear the guest leave", () => heard.at(-1) === `left ${guest.id}`);
     },
     20_000,
   );

@@ -3,8 +3,9 @@ import { resolve } from "node:path";
 
 /**
  * The README's client examples are the ones `tsc` compiles: each `ts` block of its "Clients"
- * section is, character for character, the marked part of a file under tests/types/. Edit one,
- * and the other has to follow.
+ * section is, character for character, the marked part of a file under tests/types/ (the call:
+ * tests/browser/page/call.ts, which the browser call tests run). Edit one, and the other has to
+ * follow.
  */
 const root = resolve(import.meta.dir, "../..");
 
@@ -20,8 +21,9 @@ function codeBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
 }
 
+/** The part of `file` (under tests/) between `// ---- README: <name> ----` and `// ---- end ----`. */
 async function example(file: string, name: string): Promise<string> {
-  const text = await Bun.file(resolve(root, "tests/types", file)).text();
+  const text = await Bun.file(resolve(root, "tests", file)).text();
   const match = new RegExp(
     `^// ---- README: ${name} ----\\n([\\s\\S]*?)^// ---- end ----$`,
     "m",
@@ -31,11 +33,14 @@ async function example(file: string, name: string): Promise<string> {
 }
 
 describe("the README's client examples", () => {
-  test("are the type-checked copies in tests/types/, verbatim", async () => {
+  test("are the type-checked copies under tests/, verbatim", async () => {
     const blocks = codeBlocks(await section("Clients"));
-    const vite = await example("client-vite-example.ts", "Vite");
-    const expo = await example("client-expo-example.ts", "Expo");
+    const vite = await example("types/client-vite-example.ts", "Vite");
+    const expo = await example("types/client-expo-example.ts", "Expo");
+    // The call is the page code the browser call tests run (tests/browser/calls.test.ts).
+    const call = await example("browser/page/call.ts", "Calls");
     expect(blocks).toContain(vite);
     expect(blocks).toContain(expo);
+    expect(blocks).toContain(call);
   });
 });

@@ -33,10 +33,17 @@ export function describeInChromium(name: string, body: () => void): void {
   describe.skipIf(!chromiumPath)(name, body);
 }
 
+export interface LaunchOptions {
+  /** More command-line switches, after the usual ones (e.g. fake camera and microphone). */
+  args?: string[];
+  /** What to run instead of `chromiumPath`: a wrapper that starts it, e.g. in a namespace. */
+  executablePath?: string;
+}
+
 /** A fresh, throwaway profile per launch; no sync, updates or other background traffic. */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   return chromium.launch({
-    executablePath: chromiumPath!,
+    executablePath: options.executablePath ?? chromiumPath!,
     headless: true,
     timeout: BROWSER_TIMEOUT_MS,
     args: [
@@ -46,6 +53,7 @@ export function launchChromium(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...(options.args ?? []),
     ],
   });
 }
