@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MongoClient, ObjectId } from "mongodb";
-import { startTestApp, type TestApp } from "./support/app.ts";
-import {
-  clearNamespace,
-  type PrivateRedis,
-  privateRedis,
-  redisAnswers,
-  redisServerInstalled,
-  SHARED_REDIS_URL,
-} from "./support/cluster.ts";
-import { type TestMongo, testMongo } from "./support/mongo.ts";
+import type { TestApp } from "./support/app.ts";
+import { canScaleOut, type TwoInstances, twoInstances } from "./support/cluster.ts";
 import { chatBetween, registerUser, type TestUser } from "./support/users.ts";
 import type { TestSocket } from "./support/ws.ts";
 
@@ -20,16 +12,11 @@ import type { TestSocket } from "./support/ws.ts";
  * dead instance's insert would have, then the sender resends through another instance, as a
  * client whose acknowledgement never came does.
  */
-const sharedRedis = await redisAnswers(SHARED_REDIS_URL);
-const canRun = sharedRedis || redisServerInstalled;
-if (!canRun) console.warn("resend tests skipped: no Redis on 6379 and no redis-server to start");
+if (!canScaleOut) console.warn("resend tests skipped: no Redis on 6379 and no redis-server");
 
-describe.skipIf(!canRun)("a resend after its instance died between store and fan-out", () => {
-  let mongo: TestMongo;
-  let redis: PrivateRedis | undefined;
-  let redisUrl: string;
+describe.skipIf(!canScaleOut)("a resend after its instance died between store and fan-out", () => {
+  let cluster: TwoInstances;
   let driver: MongoClient;
-  const ns = `test-${crypto.randomUUID().slice(0, 8)}`;
   let a: TestApp;
   let b: TestApp;
   let alice: TestUser;
@@ -39,13 +26,9 @@ describe.skipIf(!canRun)("a resend after its instance died between store and fan
   let aliceOnB: TestSocket;
 
   beforeAll(async () => {
-    mongo = await testMongo();
-    if (!sharedRedis) redis = await privateRedis();
-    redisUrl = redis?.url ?? SHARED_REDIS_URL;
-    const env = { REDIS_URL: redisUrl, JWT_SECRET: "resend-test-secret-0123456789abcdefghij" };
-    const options = { mongo, realtime: { heartbeatMs: 250, expiryMs: 2000, namespace: ns } };
-    [a, b] = await Promise.all([startTestApp(env, options), startTestApp(env, options)]);
-    driver = new MongoClient(mongo.uri);
+    cluster = await twoInstances({ JWT_SECRET: "resend-test-secret-0123456789abcdefghij" });
+    ({ a, b } = cluster);
+    driver = new MongoClient(cluster.mongo.uri);
     [alice, bob] = await Promise.all([registerUser(a.api, "Alice"), registerUser(a.api, "Bob")]);
     chatId = await chatBetween(a.api, alice, bob);
     bobOnA = await a.socket(bob.token);
@@ -54,16 +37,13 @@ describe.skipIf(!canRun)("a resend after its instance died between store and fan
   });
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
     await driver?.close();
-    await clearNamespace(redisUrl, ns);
-    await redis?.kill();
-    await mongo?.stop();
+    await cluster?.stop();
   });
 
   /** What the dead instance's insert left: the next message stored, its chat untouched. */
   async function storedByTheDeadInstance(clientId: string, text: string) {
-    const db = driver.db(mongo.dbName);
+    const db = driver.db(cluster.mongo.dbName);
     const chat = await db.collection("chats").findOne({ _id: new ObjectId(chatId) });
     const seq = (chat?.lastSeq as number) + 1;
     const now = new Date();

@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { RealtimeOptions } from "../src/realtime/index.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import {
-  clearNamespace,
-  type PrivateRedis,
-  privateRedis,
-  redisAnswers,
-  redisServerInstalled,
-  SHARED_REDIS_URL,
+  canScaleOut,
   spawnInstance,
+  TEST_TIMING,
+  type TwoInstances,
+  twoInstances,
 } from "./support/cluster.ts";
 import type { Api } from "./support/http.ts";
-import { type TestMongo, testMongo } from "./support/mongo.ts";
 import { eventually } from "./support/sessions.ts";
 import { registerUser, type TestUser } from "./support/users.ts";
 import type { TestSocket } from "./support/ws.ts";
@@ -532,9 +528,6 @@ describe("/ws: the room's call", () => {
 // Several instances: one database, one Redis.
 
 const JWT_SECRET = "rooms-test-secret-0123456789abcdefgh";
-const TIMING = { heartbeatMs: 250, expiryMs: 2000 } satisfies RealtimeOptions;
-const sharedRedis = await redisAnswers(SHARED_REDIS_URL);
-const canScaleOut = sharedRedis || redisServerInstalled;
 if (!canScaleOut) console.warn("room scale-out tests skipped: no Redis on 6379, no redis-server");
 
 async function readyWithin(url: string, timeoutMs: number): Promise<boolean> {
@@ -547,27 +540,16 @@ async function readyWithin(url: string, timeoutMs: number): Promise<boolean> {
 }
 
 describe.skipIf(!canScaleOut)("rooms across two instances behind one Redis", () => {
-  let mongo: TestMongo;
-  let redis: PrivateRedis | undefined;
-  let redisUrl: string;
-  const ns = `test-${crypto.randomUUID().slice(0, 8)}`;
+  let cluster: TwoInstances;
   let a: TestApp;
   let b: TestApp;
 
   beforeAll(async () => {
-    mongo = await testMongo();
-    if (!sharedRedis) redis = await privateRedis();
-    redisUrl = redis?.url ?? SHARED_REDIS_URL;
-    const env = { REDIS_URL: redisUrl, JWT_SECRET };
-    const options = { mongo, realtime: { ...TIMING, namespace: ns } };
-    [a, b] = await Promise.all([startTestApp(env, options), startTestApp(env, options)]);
-    for (const app of [a, b]) expect(await readyWithin(app.url, 5000)).toBe(true);
+    cluster = await twoInstances({ JWT_SECRET });
+    ({ a, b } = cluster);
   });
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await clearNamespace(redisUrl, ns);
-    await redis?.kill();
-    await mongo?.stop();
+    await cluster?.stop();
   });
 
   test("the call spans instances: users, signals, media and user-left cross", async () => {
@@ -652,10 +634,10 @@ describe.skipIf(!canScaleOut)("rooms across two instances behind one Redis", () 
   });
 
   test("an instance that crashes: the others hear user-left within the expiry", async () => {
-    const spawned = spawnInstance(
-      { REDIS_URL: redisUrl, JWT_SECRET },
-      { mongo, realtime: { ...TIMING, namespace: ns } },
-    );
+    const spawned = spawnInstance(cluster.env, {
+      mongo: cluster.mongo,
+      realtime: cluster.realtime,
+    });
     const [host, bob] = await users(2, a.api);
     const roomId = await roomWith([host!, bob!], 4, a.api);
     const c = await spawned;
@@ -671,7 +653,7 @@ describe.skipIf(!canScaleOut)("rooms across two instances behind one Redis", () 
         roomId,
         userId: bob!.id,
       });
-      expect(Date.now() - killedAt).toBeLessThan(TIMING.expiryMs + 3000);
+      expect(Date.now() - killedAt).toBeLessThan(TEST_TIMING.expiryMs + 3000);
       await h.socket.close();
     } finally {
       await c.kill();

@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestApp, type TestApp } from "./support/app.ts";
-import {
-  clearNamespace,
-  type PrivateRedis,
-  privateRedis,
-  redisAnswers,
-  redisServerInstalled,
-  SHARED_REDIS_URL,
-} from "./support/cluster.ts";
+import { canScaleOut, type TwoInstances, twoInstances } from "./support/cluster.ts";
 import { type FakeStream, fakeStream } from "./support/fake-stream.ts";
-import { type TestMongo, testMongo } from "./support/mongo.ts";
 import { createSession, fromNow, sessionAction } from "./support/sessions.ts";
 import { registerUser, type TestUser } from "./support/users.ts";
 import type { TestSocket } from "./support/ws.ts";
@@ -405,31 +397,19 @@ describe("POST /api/chat/channel", () => {
   });
 });
 
-const sharedRedis = await redisAnswers(SHARED_REDIS_URL);
-const canScaleOut = sharedRedis || redisServerInstalled;
 if (!canScaleOut) console.warn("session chat scale-out test skipped: no Redis");
 
 describe.skipIf(!canScaleOut)("two instances behind one Redis", () => {
-  let mongo: TestMongo;
-  let redis: PrivateRedis | undefined;
-  let redisUrl: string;
-  const ns = `test-${crypto.randomUUID().slice(0, 8)}`;
+  let cluster: TwoInstances;
   let a: TestApp;
   let b: TestApp;
 
   beforeAll(async () => {
-    mongo = await testMongo();
-    if (!sharedRedis) redis = await privateRedis();
-    redisUrl = redis?.url ?? SHARED_REDIS_URL;
-    const env = { REDIS_URL: redisUrl, JWT_SECRET: "session-chat-test-secret-0123456789abcdef" };
-    const options = { mongo, realtime: { heartbeatMs: 250, expiryMs: 2000, namespace: ns } };
-    [a, b] = await Promise.all([startTestApp(env, options), startTestApp(env, options)]);
+    cluster = await twoInstances({ JWT_SECRET: "session-chat-test-secret-0123456789abcdef" });
+    ({ a, b } = cluster);
   });
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await clearNamespace(redisUrl, ns);
-    await redis?.kill();
-    await mongo?.stop();
+    await cluster?.stop();
   });
 
   test("a leave on B reaches the sockets on A that cached the chat's membership", async () => {

@@ -4,12 +4,12 @@ import { Types } from "mongoose";
 import { SIGN_IN_TRUST_MS } from "../src/modules/auth/sign-ins.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import {
-  clearNamespace,
+  canScaleOut,
   type PrivateRedis,
   privateRedis,
-  redisAnswers,
   redisServerInstalled,
-  SHARED_REDIS_URL,
+  type TwoInstances,
+  twoInstances,
 } from "./support/cluster.ts";
 import type { Api } from "./support/http.ts";
 import { type TestMongo, testMongo } from "./support/mongo.ts";
@@ -189,36 +189,19 @@ describe("one instance", () => {
   });
 });
 
-const sharedRedis = await redisAnswers(SHARED_REDIS_URL);
-const canScaleOut = sharedRedis || redisServerInstalled;
 if (!canScaleOut) console.warn("cross-instance logout tests skipped: no Redis and no redis-server");
 
 describe.skipIf(!canScaleOut)("two instances behind one Redis", () => {
-  const ns = `test-${crypto.randomUUID().slice(0, 8)}`;
-  let mongo: TestMongo;
-  let redis: PrivateRedis | undefined;
-  let redisUrl: string;
+  let cluster: TwoInstances;
   let a: TestApp;
   let b: TestApp;
 
   beforeAll(async () => {
-    mongo = await testMongo();
-    if (!sharedRedis) redis = await privateRedis();
-    redisUrl = redis?.url ?? SHARED_REDIS_URL;
-    const env = { REDIS_URL: redisUrl, JWT_SECRET: "sign-in-sessions-test-secret-0123456789" };
-    const options = { mongo, realtime: { heartbeatMs: 250, expiryMs: 2000, namespace: ns } };
-    [a, b] = await Promise.all([startTestApp(env, options), startTestApp(env, options)]);
-    for (const app of [a, b]) {
-      for (let i = 0; i < 100 && (await fetch(`${app.url}/ready`)).status !== 200; i++) {
-        await Bun.sleep(50);
-      }
-    }
+    cluster = await twoInstances({ JWT_SECRET: "sign-in-sessions-test-secret-0123456789" });
+    ({ a, b } = cluster);
   });
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await clearNamespace(redisUrl, ns);
-    await redis?.kill();
-    await mongo?.stop();
+    await cluster?.stop();
   });
 
   test("logout on A: its sockets on A and B close with 1008, and B, which trusted it, refuses it", async () => {

@@ -7,7 +7,9 @@
 import { resolve } from "node:path";
 import { RedisClient } from "bun";
 import type { RealtimeOptions } from "../../src/realtime/index.ts";
+import { startTestApp, type TestApp } from "./app.ts";
 import { type Api, apiClient } from "./http.ts";
+import { type TestMongo, testMongo } from "./mongo.ts";
 import { openSocket, type TestSocket } from "./ws.ts";
 
 export const SHARED_REDIS_URL = "redis://127.0.0.1:6379";
@@ -186,6 +188,61 @@ export async function spawnInstance(
     async kill() {
       child.kill("SIGKILL");
       await child.exited;
+    },
+  };
+}
+
+/** Whether the shared Redis answers; else tests start a private `redis-server` (if installed). */
+export const sharedRedisUp = await redisAnswers(SHARED_REDIS_URL);
+export const canScaleOut = sharedRedisUp || redisServerInstalled;
+
+/** Heartbeat and expiry short enough for a test to see an instance die in about 2 s. */
+export const TEST_TIMING = { heartbeatMs: 250, expiryMs: 2000 } satisfies RealtimeOptions;
+
+/** Two in-process instances of one deployment: one database, one Redis, one namespace. */
+export interface TwoInstances {
+  readonly a: TestApp;
+  readonly b: TestApp;
+  readonly mongo: TestMongo;
+  readonly redisUrl: string;
+  /** What a further instance of the same deployment needs (spawnInstance, startTestApp). */
+  readonly env: Record<string, string>;
+  readonly realtime: RealtimeOptions;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts two instances on a fresh database and the shared Redis (a private one when it is not
+ * there), under a namespace of their own, and waits until both are ready.
+ */
+export async function twoInstances(env: Record<string, string> = {}): Promise<TwoInstances> {
+  const mongo = await testMongo();
+  const redis = sharedRedisUp ? undefined : await privateRedis();
+  const redisUrl = redis?.url ?? SHARED_REDIS_URL;
+  const realtime = { ...TEST_TIMING, namespace: `test-${crypto.randomUUID().slice(0, 8)}` };
+  const fullEnv = { REDIS_URL: redisUrl, ...env };
+  const options = { mongo, realtime };
+  const [a, b] = await Promise.all([
+    startTestApp(fullEnv, options),
+    startTestApp(fullEnv, options),
+  ]);
+  for (const app of [a, b]) {
+    for (let i = 0; i < 100 && (await fetch(`${app.url}/ready`)).status !== 200; i++) {
+      await Bun.sleep(50);
+    }
+  }
+  return {
+    a,
+    b,
+    mongo,
+    redisUrl,
+    env: fullEnv,
+    realtime,
+    async stop() {
+      await Promise.all([a.stop(), b.stop()]);
+      await clearNamespace(redisUrl, realtime.namespace);
+      await redis?.kill();
+      await mongo.stop();
     },
   };
 }
