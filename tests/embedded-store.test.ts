@@ -888,22 +888,29 @@ describe.skipIf(usingExternalMongo)("embedded store internals", () => {
     await store.stop();
   });
 
-  function opMsg(requestId: number, command: Record<string, unknown>): Buffer {
+  function opMsg(requestId: number, command: Record<string, unknown>, flags = 0): Buffer {
     const body = serialize(command);
     const message = Buffer.alloc(16 + 4 + 1 + body.length);
     message.writeInt32LE(message.length, 0);
     message.writeInt32LE(requestId, 4);
     message.writeInt32LE(0, 8);
     message.writeInt32LE(2013, 12);
-    message.writeUInt32LE(0, 16);
+    message.writeUInt32LE(flags, 16);
     message.writeUInt8(0, 20);
     Buffer.from(body).copy(message, 21);
     return message;
   }
 
+  interface RawReply {
+    requestId: number;
+    responseTo: number;
+    flags: number;
+    body: Record<string, unknown>;
+  }
+
   interface RawConnection {
     write(bytes: Uint8Array): void;
-    replies(count: number): Promise<Array<{ responseTo: number; body: Record<string, unknown> }>>;
+    replies(count: number, waitMs?: number): Promise<RawReply[]>;
     closed: Promise<void>;
     end(): void;
   }
@@ -932,23 +939,28 @@ describe.skipIf(usingExternalMongo)("embedded store internals", () => {
       },
     });
     const parse = () => {
-      const frames: Array<{ responseTo: number; body: Record<string, unknown> }> = [];
+      const frames: RawReply[] = [];
       while (buffered.length >= 4 && buffered.length >= buffered.readInt32LE(0)) {
         const length = buffered.readInt32LE(0);
         const frame = buffered.subarray(0, length);
-        frames.push({ responseTo: frame.readInt32LE(8), body: deserialize(frame.subarray(21)) });
+        frames.push({
+          requestId: frame.readInt32LE(4),
+          responseTo: frame.readInt32LE(8),
+          flags: frame.readUInt32LE(16),
+          body: deserialize(frame.subarray(21)),
+        });
         buffered = buffered.subarray(length);
       }
       return frames;
     };
-    const received: Array<{ responseTo: number; body: Record<string, unknown> }> = [];
+    const received: RawReply[] = [];
     return {
       write: (bytes) => {
         socket.write(bytes);
         socket.flush();
       },
-      async replies(count) {
-        const deadline = Date.now() + 3000;
+      async replies(count, waitMs = 3000) {
+        const deadline = Date.now() + waitMs;
         while (received.length < count && Date.now() < deadline) {
           received.push(...parse());
           if (received.length >= count) break;
@@ -1009,5 +1021,144 @@ describe.skipIf(usingExternalMongo)("embedded store internals", () => {
     healthy.write(opMsg(11, { ping: 1, $db: "admin" }));
     expect((await healthy.replies(1))[0]?.body.ok).toBe(1);
     healthy.end();
+  });
+
+  // Server monitoring spec, "Awaitable hello": what lets a driver find a restarted server again.
+  describe("awaitable hello", () => {
+    const MORE_TO_COME = 1 << 1;
+    const EXHAUST_ALLOWED = 1 << 16;
+
+    async function topologyVersion(): Promise<{ processId: ObjectId; counter: number }> {
+      const connection = await rawConnection(Number(new URL(mongo.uri).port));
+      connection.write(opMsg(1, { hello: 1, $db: "admin" }));
+      const [reply] = await connection.replies(1);
+      connection.end();
+      return reply?.body.topologyVersion as { processId: ObjectId; counter: number };
+    }
+
+    test("hello carries a topologyVersion: this process's id and a counter of 0", async () => {
+      const version = await topologyVersion();
+      expect(version.processId._bsontype).toBe("ObjectId");
+      expect(version.counter).toBe(0);
+      expect(String((await topologyVersion()).processId)).toBe(String(version.processId));
+
+      const restarted = await startEmbeddedStore({ port: 0 });
+      const local = new MongoClient(restarted.uri, { serverSelectionTimeoutMS: 5000 });
+      try {
+        const hello = await local.db("admin").command({ hello: 1 });
+        expect(String(hello.topologyVersion.processId)).not.toBe(String(version.processId));
+      } finally {
+        await local.close();
+        await restarted.stop();
+      }
+    });
+
+    test("with the server's own topologyVersion it waits maxAwaitTimeMS; with another it answers at once", async () => {
+      const version = await topologyVersion();
+      const connection = await rawConnection(Number(new URL(mongo.uri).port));
+      const started = Date.now();
+      connection.write(
+        opMsg(2, { hello: 1, topologyVersion: version, maxAwaitTimeMS: 300, $db: "admin" }),
+      );
+      const [awaited] = await connection.replies(1);
+      expect(awaited?.responseTo).toBe(2);
+      expect(awaited?.body.ok).toBe(1);
+      expect(awaited?.flags).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+
+      const elsewhere = { processId: new ObjectId(), counter: Long.fromNumber(0) };
+      const asked = Date.now();
+      connection.write(
+        opMsg(3, { hello: 1, topologyVersion: elsewhere, maxAwaitTimeMS: 5000, $db: "admin" }),
+      );
+      const [immediate] = await connection.replies(1);
+      expect(immediate?.responseTo).toBe(3);
+      expect(Date.now() - asked).toBeLessThan(1000);
+      connection.end();
+    });
+
+    test("exhaustAllowed streams replies with moreToCome, each answering the previous one", async () => {
+      const version = await topologyVersion();
+      const connection = await rawConnection(Number(new URL(mongo.uri).port));
+      connection.write(
+        opMsg(
+          7,
+          { hello: 1, topologyVersion: version, maxAwaitTimeMS: 100, $db: "admin" },
+          EXHAUST_ALLOWED,
+        ),
+      );
+      const replies = await connection.replies(3);
+      expect(replies).toHaveLength(3);
+      expect(replies.map((reply) => reply.body.ok)).toEqual([1, 1, 1]);
+      expect(replies.every((reply) => (reply.flags & MORE_TO_COME) !== 0)).toBe(true);
+      // The first answers the request; each later one answers the reply before it.
+      const answered = [7, ...replies.slice(0, 2).map((reply) => reply.requestId)];
+      expect(replies.map((reply) => reply.responseTo)).toEqual(answered);
+      connection.end();
+      await connection.closed;
+      expect((await db.command({ ping: 1 })).ok).toBe(1);
+    });
+
+    test("topologyVersion without maxAwaitTimeMS, or the reverse, fails as on mongod", async () => {
+      const version = await topologyVersion();
+      const missingWait = await serverError(
+        db.admin().command({ hello: 1, topologyVersion: version }),
+      );
+      expect(missingWait.code).toBe(31368);
+      expect(missingWait.codeName).toBe("Location31368");
+      const missingVersion = await serverError(
+        db.admin().command({ hello: 1, maxAwaitTimeMS: 100 }),
+      );
+      expect(missingVersion.code).toBe(31368);
+      const negative = await serverError(
+        db.admin().command({ hello: 1, topologyVersion: version, maxAwaitTimeMS: -1 }),
+      );
+      expect(negative.code).toBe(31373);
+    });
+
+    test("the driver monitors the store with streaming hello", async () => {
+      const store = await startEmbeddedStore({ port: 0 });
+      const local = new MongoClient(store.uri, {
+        serverSelectionTimeoutMS: 5000,
+        heartbeatFrequencyMS: 500,
+      });
+      let streamed = 0;
+      local.on("serverHeartbeatStarted", (event) => {
+        if (event.awaited) streamed++;
+      });
+      try {
+        await local.connect();
+        const deadline = Date.now() + 5000;
+        while (streamed < 3 && Date.now() < deadline) await Bun.sleep(50);
+        expect(streamed).toBeGreaterThanOrEqual(3);
+      } finally {
+        await local.close();
+        await store.stop();
+      }
+    });
+
+    test("stopping the store ends a hello that is still waiting", async () => {
+      const store = await startEmbeddedStore({ port: 0 });
+      const connection = await rawConnection(store.port);
+      connection.write(opMsg(1, { hello: 1, $db: "admin" }));
+      const [first] = await connection.replies(1);
+      connection.write(
+        opMsg(
+          2,
+          {
+            hello: 1,
+            topologyVersion: first?.body.topologyVersion,
+            maxAwaitTimeMS: 30_000,
+            $db: "admin",
+          },
+          EXHAUST_ALLOWED,
+        ),
+      );
+      await Bun.sleep(50);
+      const stopping = Date.now();
+      await store.stop();
+      await connection.closed;
+      expect(Date.now() - stopping).toBeLessThan(1000);
+    });
   });
 });

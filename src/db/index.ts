@@ -57,6 +57,9 @@ export async function connect(uri: string, dbName?: string): Promise<mongoose.Co
       // While the database is out of reach requests fail fast (plugins/database-gate.ts) and
       // only the driver's monitor looks for it: every second rather than the default ten.
       heartbeatFrequencyMS: 1000,
+      // Fail at once rather than queue inside Mongoose while the connection is down; the models
+      // are created only after the connection has opened (createApp), so nothing needs the queue.
+      bufferCommands: false,
       autoIndex: true,
     })
     .asPromise();

@@ -2,16 +2,25 @@
  * What every command handler receives, and helpers that validate command
  * arguments with mongod's error codes (TypeMismatch for wrong BSON types).
  */
+import type { ObjectId } from "bson";
 import type { CursorRegistry } from "./cursors.ts";
 import type { Catalog } from "./database.ts";
 import { typeMismatch } from "./errors.ts";
 import { type Doc, isPlainObject } from "./values.ts";
 import type { ReplyBody } from "./wire.ts";
 
+/** Who this server process is, for hello: drivers tell a restart by a new processId. */
+export interface TopologyVersion {
+  readonly processId: ObjectId;
+  /** Counts topology changes; a standalone has none, so it stays 0. */
+  readonly counter: number;
+}
+
 export interface ServerInfo {
   readonly startedAt: number;
   readonly host: string;
   readonly port: number;
+  readonly topologyVersion: TopologyVersion;
   connectionCount(): number;
 }
 

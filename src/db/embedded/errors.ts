@@ -57,8 +57,9 @@ export class StoreError extends Error {
     this.name = "StoreError";
   }
 
+  /** mongod names an assertion code that has no name of its own `Location<code>`. */
   get codeName(): string {
-    return CODE_NAMES[this.code] ?? "UnknownError";
+    return CODE_NAMES[this.code] ?? `Location${this.code}`;
   }
 
   /** Shape used inside `writeErrors` entries. */

@@ -2,10 +2,14 @@
  * TCP side: accepts connections with Bun.listen, frames each byte stream,
  * and processes one connection's messages strictly in order (a promise
  * queue), since a reply may wait for the journal's fsync. A protocol
- * violation closes that connection only.
+ * violation closes that connection only. An awaitable hello holds its
+ * connection until it is answered, and a streaming one for good, as on mongod.
  */
+
+import { ObjectId } from "bson";
 import type { Socket, TCPSocketListener } from "bun";
-import type { CommandContext } from "./command-context.ts";
+import { helloWaitMs } from "./admin-commands.ts";
+import type { CommandContext, ServerInfo } from "./command-context.ts";
 import { runCommand } from "./commands.ts";
 import type { CursorRegistry } from "./cursors.ts";
 import type { Catalog } from "./database.ts";
@@ -17,7 +21,10 @@ import {
   FrameReader,
   OP_QUERY,
   ProtocolError,
+  RawDocument,
   type ReplyBody,
+  type Request,
+  requestIdOf,
 } from "./wire.ts";
 
 export interface ServerOptions {
@@ -35,6 +42,9 @@ interface Connection {
   queue: Promise<void>;
   outbox: Uint8Array[];
   closed: boolean;
+  /** Settles when the connection closes, so an awaited hello stops waiting. */
+  hungUp: Promise<void>;
+  hangUp(): void;
   remoteAddress: string;
 }
 
@@ -48,18 +58,47 @@ export function startServer(options: ServerOptions): RunningServer {
   const connections = new Set<Socket<Connection>>();
   let nextConnectionId = 1;
   const startedAt = Date.now();
-  const serverInfo = {
+  const serverInfo: ServerInfo = {
     startedAt,
     host: options.host,
     get port() {
       return listener.port;
     },
+    topologyVersion: { processId: new ObjectId(), counter: 0 },
     connectionCount: () => connections.size,
   };
 
+  const markClosed = (connection: Connection) => {
+    connection.closed = true;
+    connection.hangUp();
+  };
+
   const close = (socket: Socket<Connection>) => {
-    socket.data.closed = true;
+    markClosed(socket.data);
     socket.end();
+  };
+
+  /**
+   * An awaitable hello is answered once `waitMs` has passed; one that allows exhaust is answered
+   * again every `waitMs`, with moreToCome set and each reply answering the previous one, until the
+   * connection closes: the streaming hello a driver's monitor reads (server monitoring spec).
+   */
+  const answerHello = async (
+    socket: Socket<Connection>,
+    request: Request,
+    context: CommandContext,
+    waitMs: number,
+  ): Promise<void> => {
+    let responseTo = request.requestId;
+    for (;;) {
+      if (!(await pause(socket.data, waitMs))) return;
+      const reply = runCommand(request.command, context);
+      const moreToCome = request.exhaustAllowed && succeeded(reply);
+      const bytes = encodeReply(request, responseTo, reply, moreToCome);
+      send(socket, bytes);
+      if (!moreToCome) return;
+      responseTo = requestIdOf(bytes);
+    }
   };
 
   const handleFrame = async (socket: Socket<Connection>, frame: Uint8Array): Promise<void> => {
@@ -89,11 +128,14 @@ export function startServer(options: ServerOptions): RunningServer {
       reply = new StoreError(1, `journal write failed: ${reason}`).toReply();
     }
     if (!request.expectsReply || connection.closed) return;
-    const bytes =
-      request.opCode === OP_QUERY
-        ? encodeLegacyReply(request.requestId, reply)
-        : encodeMsgReply(request.requestId, reply);
-    send(socket, bytes);
+    const waitMs = succeeded(reply)
+      ? helloWaitMs(request.command, serverInfo.topologyVersion)
+      : undefined;
+    if (waitMs !== undefined && waitMs > 0) {
+      await answerHello(socket, request, context, waitMs);
+      return;
+    }
+    send(socket, encodeReply(request, request.requestId, reply));
   };
 
   const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
@@ -101,12 +143,15 @@ export function startServer(options: ServerOptions): RunningServer {
     port: options.port,
     socket: {
       open(socket) {
+        const hungUp = Promise.withResolvers<void>();
         socket.data = {
           id: nextConnectionId++,
           reader: new FrameReader(),
           queue: Promise.resolve(),
           outbox: [],
           closed: false,
+          hungUp: hungUp.promise,
+          hangUp: () => hungUp.resolve(),
           remoteAddress: `${socket.remoteAddress}:${(socket as { remotePort?: number }).remotePort ?? 0}`,
         };
         connections.add(socket);
@@ -131,11 +176,12 @@ export function startServer(options: ServerOptions): RunningServer {
         flush(socket);
       },
       close(socket) {
-        socket.data.closed = true;
+        markClosed(socket.data);
         connections.delete(socket);
       },
+      // Never leave a connection open but deaf: a failed socket is closed, not just marked.
       error(socket) {
-        socket.data.closed = true;
+        close(socket);
       },
     },
   });
@@ -151,6 +197,36 @@ export function startServer(options: ServerOptions): RunningServer {
       await Promise.allSettled(pending);
     },
   };
+}
+
+function succeeded(reply: ReplyBody): boolean {
+  return !(reply instanceof RawDocument) && reply.ok === 1;
+}
+
+/** OP_REPLY answers OP_QUERY, OP_MSG answers OP_MSG. */
+function encodeReply(
+  request: Request,
+  responseTo: number,
+  body: ReplyBody,
+  moreToCome = false,
+): Uint8Array {
+  return request.opCode === OP_QUERY
+    ? encodeLegacyReply(responseTo, body)
+    : encodeMsgReply(responseTo, body, moreToCome);
+}
+
+/** Resolves true once `ms` have passed, or false as soon as the connection closes. */
+async function pause(connection: Connection, ms: number): Promise<boolean> {
+  if (connection.closed) return false;
+  let timer: Timer | undefined;
+  const elapsed = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), ms);
+  });
+  try {
+    return await Promise.race([elapsed, connection.hungUp.then(() => false)]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Writes now, or queues behind earlier bytes the kernel has not accepted yet. */

@@ -17,6 +17,7 @@ const HEADER_BYTES = 16;
 
 const FLAG_CHECKSUM_PRESENT = 1 << 0;
 const FLAG_MORE_TO_COME = 1 << 1;
+const FLAG_EXHAUST_ALLOWED = 1 << 16;
 
 export class ProtocolError extends Error {}
 
@@ -50,6 +51,8 @@ export interface Request {
   command: Doc;
   /** False for OP_MSG with moreToCome (unacknowledged writes). */
   expectsReply: boolean;
+  /** OP_MSG exhaustAllowed: the client takes several replies (moreToCome) to this request. */
+  exhaustAllowed: boolean;
 }
 
 export function decodeRequest(frame: Uint8Array): Request {
@@ -114,6 +117,7 @@ function decodeMsg(frame: Uint8Array, requestId: number): Request {
     db,
     command: body,
     expectsReply: (flags & FLAG_MORE_TO_COME) === 0,
+    exhaustAllowed: (flags & FLAG_EXHAUST_ALLOWED) !== 0,
   };
 }
 
@@ -129,7 +133,7 @@ function decodeQuery(frame: Uint8Array, requestId: number): Request {
   if (isPlainObject(command.$query)) command = command.$query;
   const dot = namespace.indexOf(".");
   const db = dot < 0 ? namespace : namespace.slice(0, dot);
-  return { requestId, opCode: OP_QUERY, db, command, expectsReply: true };
+  return { requestId, opCode: OP_QUERY, db, command, expectsReply: true, exhaustAllowed: false };
 }
 
 function documentSize(frame: Uint8Array, offset: number, end: number): number {
@@ -158,13 +162,29 @@ function encodeBody(body: ReplyBody): Uint8Array {
 
 let nextResponseId = 1;
 
-export function encodeMsgReply(responseTo: number, body: ReplyBody): Uint8Array {
+/**
+ * `moreToCome` tells the client another reply follows without a request of its own; the OP_MSG
+ * spec has each such follow-up answer the previous reply (`responseTo` = its requestID).
+ */
+export function encodeMsgReply(
+  responseTo: number,
+  body: ReplyBody,
+  moreToCome = false,
+): Uint8Array {
   const doc = encodeBody(body);
   const out = new Uint8Array(HEADER_BYTES + 4 + 1 + doc.length);
   writeHeader(out, responseTo, OP_MSG);
-  // flagBits stay 0; section kind 0 is already 0.
+  if (moreToCome) {
+    new DataView(out.buffer).setUint32(HEADER_BYTES, FLAG_MORE_TO_COME, true);
+  }
+  // Section kind 0 is already 0.
   out.set(doc, HEADER_BYTES + 5);
   return out;
+}
+
+/** The requestID in a message's header. */
+export function requestIdOf(message: Uint8Array): number {
+  return readInt32(message, 4);
 }
 
 export function encodeLegacyReply(responseTo: number, body: ReplyBody): Uint8Array {
