@@ -29,6 +29,7 @@ export interface SessionsModuleDeps {
 }
 
 const TAGS = { tags: ["sessions"] };
+const PREFIX = "/api/sessions";
 
 /**
  * Interview sessions. `/active`, `/my-recent` and `/user/:userId` are declared before `/:id`
@@ -39,8 +40,9 @@ const TAGS = { tags: ["sessions"] };
  * both addresses, so the two can never drift apart.
  */
 export function sessionsModule({ auth, sessions, editor, notes }: SessionsModuleDeps) {
-  const create = (path: "" | "/create", summary: string) =>
-    new Elysia({ detail: TAGS })
+  // Each carries the module's prefix itself: Eden only types a used instance's routes by their own.
+  const create = <const Path extends "" | "/create">(path: Path, summary: string) =>
+    new Elysia({ prefix: PREFIX, detail: TAGS })
       .use(auth)
       .post(
         path,
@@ -68,8 +70,8 @@ export function sessionsModule({ auth, sessions, editor, notes }: SessionsModule
         },
       );
 
-  const update = (method: "patch" | "put", summary: string) =>
-    new Elysia({ detail: TAGS }).use(auth).route(
+  const update = <const Method extends "patch" | "put">(method: Method, summary: string) =>
+    new Elysia({ prefix: PREFIX, detail: TAGS }).use(auth).route(
       method,
       "/:id",
       async ({ user, params, body }) => ({
@@ -91,10 +93,8 @@ export function sessionsModule({ auth, sessions, editor, notes }: SessionsModule
       },
     );
 
-  return new Elysia({ name: "sessions", prefix: "/api/sessions", detail: TAGS })
+  const routes = new Elysia({ prefix: PREFIX, detail: TAGS })
     .use(auth)
-    .use(create("", "Make a session as its host"))
-    .use(create("/create", "Same as POST /api/sessions (the Talent Quotient name)"))
     .get("/active", async () => ({ sessions: await sessions.active() }), {
       auth: true,
       response: withErrors(SessionListEnvelope, AUTHENTICATED),
@@ -132,8 +132,7 @@ export function sessionsModule({ auth, sessions, editor, notes }: SessionsModule
       response: withErrors(SessionEnvelope, [...AUTHENTICATED, 400, 404]),
       detail: { summary: "One session; 404 when there is none" },
     })
-    .use(update("patch", "Change the problem, difficulty, description, schedule or duration"))
-    .use(update("put", "Same as PATCH /api/sessions/:id (the Talent Quotient name)"))
+
     .delete(
       "/:id",
       async ({ user, params, set }) => {
@@ -280,4 +279,11 @@ export function sessionsModule({ auth, sessions, editor, notes }: SessionsModule
         },
       },
     );
+
+  return new Elysia({ name: "sessions" })
+    .use(create("", "Make a session as its host"))
+    .use(create("/create", "Same as POST /api/sessions (the Talent Quotient name)"))
+    .use(update("patch", "Change the problem, difficulty, description, schedule or duration"))
+    .use(update("put", "Same as PATCH /api/sessions/:id (the Talent Quotient name)"))
+    .use(routes);
 }
