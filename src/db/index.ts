@@ -17,14 +17,25 @@ export function databaseFrom(
   connection: mongoose.Connection,
   onClose?: () => Promise<void>,
 ): Database {
+  // What the driver's monitor last concluded, from its topology events. Not Mongoose's
+  // readyState: that also reads "disconnected" once the monitor has been quiet for two heartbeats,
+  // and under Bun the monitor can fall quiet for good (a check written into a socket Bun destroyed
+  // on the server's FIN, before reporting it closed, is never answered). The driver replaces such a
+  // monitor only when an operation fails on the network, so a gate that kept operations out while
+  // the monitor is quiet would never open again. A server that stops answering is for the driver
+  // to notice: connectTimeoutMS in connect() bounds how long its monitor waits.
+  let serverKnown = connection.readyState === mongoose.ConnectionStates.connected;
+  connection.getClient().on("topologyDescriptionChanged", (event) => {
+    serverKnown = event.newDescription.hasDataBearingServers;
+  });
   return {
     connection,
     get reachable() {
-      return connection.readyState === mongoose.ConnectionStates.connected;
+      return serverKnown;
     },
     async ping(timeoutMs = 2000) {
       const db = connection.db;
-      if (!db || connection.readyState !== mongoose.ConnectionStates.connected) return false;
+      if (!db || !serverKnown) return false;
       let timer: Timer | undefined;
       const timeout = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
@@ -57,6 +68,10 @@ export async function connect(uri: string, dbName?: string): Promise<mongoose.Co
       // While the database is out of reach requests fail fast (plugins/database-gate.ts) and
       // only the driver's monitor looks for it: every second rather than the default ten.
       heartbeatFrequencyMS: 1000,
+      // Also how long the monitor waits on a server that went silent (frozen, cut off) beyond its
+      // heartbeat, before it calls the server unknown and fails the operations waiting on it:
+      // about 4 s rather than the default 31. Connecting and the handshake get the same bound.
+      connectTimeoutMS: 3000,
       // Fail at once rather than queue inside Mongoose while the connection is down; the models
       // are created only after the connection has opened (createApp), so nothing needs the queue.
       bufferCommands: false,
