@@ -7,7 +7,7 @@ import {
   JSON_BODY,
   withErrors,
 } from "../common/model.ts";
-import { HistoryQuery, Message, SendBody } from "./model.ts";
+import { HistoryQuery, Message, MessagePage, SendBody } from "./model.ts";
 import type { MessageService } from "./service.ts";
 
 export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages: MessageService }) {
@@ -25,11 +25,7 @@ export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages:
         auth: true,
         params: ChatIdParams,
         query: HistoryQuery,
-        response: withErrors(t.Object({ messages: t.Array(Message), hasMore: t.Boolean() }), [
-          ...AUTHENTICATED,
-          400,
-          404,
-        ]),
+        response: withErrors(MessagePage, [...AUTHENTICATED, 400, 404]),
         detail: {
           summary:
             "A chat's messages in ascending seq; after=<seq> catches up, before=<seq> pages back",

@@ -13,6 +13,9 @@ export const Message = t.Object({
   createdAt: t.String({ format: "date-time" }),
 });
 
+/** A page of a chat's messages, ascending `seq`; `hasMore` says whether more lie that way. */
+export const MessagePage = t.Object({ messages: t.Array(Message), hasMore: t.Boolean() });
+
 export const HistoryQuery = t.Object({
   before: t.Optional(t.Integer({ minimum: 1 })),
   after: t.Optional(t.Integer({ minimum: 0 })),

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../plugins/auth.ts";
 import { AUTHENTICATED, AUTHENTICATED_CHANGE, JSON_BODY, withErrors } from "../common/model.ts";
-import { HistoryQuery, Message } from "../messages/model.ts";
+import { HistoryQuery, Message, MessagePage } from "../messages/model.ts";
 import { ChannelBody, ChannelEnvelope, SaveMessageBody, SessionChatParams } from "./model.ts";
 import type { SessionChatService } from "./service.ts";
 
@@ -34,11 +34,7 @@ export function sessionChatModule({
         auth: true,
         params: SessionChatParams,
         query: HistoryQuery,
-        response: withErrors(t.Object({ messages: t.Array(Message), hasMore: t.Boolean() }), [
-          ...AUTHENTICATED,
-          400,
-          404,
-        ]),
+        response: withErrors(MessagePage, [...AUTHENTICATED, 400, 404]),
         detail: {
           summary: "A session chat's messages, as GET /api/messages/chat/:chatId reads any chat",
           description:
