@@ -2,22 +2,23 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { type FakeStream, fakeStream } from "./support/fake-stream.ts";
 import {
+  CALL,
+  CHANNEL,
   createSession,
   eventually,
   fromNow,
+  ISO,
   sessionAction,
   uniqueProblem,
+  users,
 } from "./support/sessions.ts";
-import { registerUser, type TestUser } from "./support/users.ts";
+import type { TestUser } from "./support/users.ts";
 
 /**
  * The Talent Quotient design's sessions: scheduled ones with a description and a duration, an
  * invitee who alone may take the seat, start and cancel (each one conditional update, raced here),
  * a user's sessions, and the route names it uses (`POST /create`, `PUT /:id`).
  */
-const ISO = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-const CALL = (callId: string) => `default:${callId}`;
-const CHANNEL = (callId: string) => `messaging:${callId}`;
 
 let stream: FakeStream;
 /** With the fake Stream. */
@@ -36,10 +37,6 @@ afterAll(async () => {
   await Promise.all([server.stop(), plain.stop()]);
   await stream.stop();
 });
-
-async function users(app: TestApp, n: number): Promise<TestUser[]> {
-  return Promise.all(Array.from({ length: n }, () => registerUser(app.api)));
-}
 
 const read = (app: TestApp, user: TestUser, id: string) =>
   app.api(`/api/sessions/${id}`, { token: user.token });

@@ -2,12 +2,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { clerkKeys, sessionToken } from "./support/fake-clerk.ts";
 import { type FakeStream, fakeStream } from "./support/fake-stream.ts";
-import { createSession, eventually, sessionAction, uniqueProblem } from "./support/sessions.ts";
+import {
+  CALL,
+  CHANNEL,
+  createSession,
+  eventually,
+  ISO,
+  sessionAction,
+  uniqueProblem,
+  users,
+} from "./support/sessions.ts";
 import { registerUser, type TestUser } from "./support/users.ts";
-
-const ISO = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-const CALL = (callId: string) => `default:${callId}`;
-const CHANNEL = (callId: string) => `messaging:${callId}`;
 
 let stream: FakeStream;
 /** With Stream (the fake), and a fast cleanup retrier. */
@@ -26,10 +31,6 @@ afterAll(async () => {
   await Promise.all([server.stop(), plain.stop()]);
   await stream.stop();
 });
-
-async function users(app: TestApp, n: number): Promise<TestUser[]> {
-  return Promise.all(Array.from({ length: n }, () => registerUser(app.api)));
-}
 
 describe("POST /api/sessions with Stream", () => {
   test("creates the session, the video call and the chat channel with the host in it", async () => {

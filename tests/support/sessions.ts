@@ -1,5 +1,7 @@
+import { expect } from "bun:test";
+import type { TestApp } from "./app.ts";
 import type { Api } from "./http.ts";
-import type { TestUser } from "./users.ts";
+import { registerUser, type TestUser } from "./users.ts";
 
 let counter = 0;
 
@@ -54,4 +56,15 @@ export async function eventually(check: () => boolean, timeoutMs = 5000): Promis
     await Bun.sleep(20);
   }
   return check();
+}
+
+/** An ISO-8601 timestamp as the API writes dates. */
+export const ISO = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+/** The Stream video call and chat channel of a session, by their Stream ids. */
+export const CALL = (callId: string) => `default:${callId}`;
+export const CHANNEL = (callId: string) => `messaging:${callId}`;
+
+/** `n` fresh built-in accounts on `app`. */
+export function users(app: TestApp, n: number): Promise<TestUser[]> {
+  return Promise.all(Array.from({ length: n }, () => registerUser(app.api)));
 }
