@@ -14,10 +14,13 @@ import { callsModule } from "./modules/calls/index.ts";
 import { callSocket } from "./modules/calls/socket.ts";
 import { chatsModule } from "./modules/chats/index.ts";
 import { ChatService } from "./modules/chats/service.ts";
+import { chatSocket } from "./modules/chats/socket.ts";
+import { devicesModule } from "./modules/devices/index.ts";
+import { DeviceService } from "./modules/devices/service.ts";
 import { healthModule } from "./modules/health/index.ts";
 import { messagesModule } from "./modules/messages/index.ts";
 import { MessageService } from "./modules/messages/service.ts";
-import { chatSocket } from "./modules/realtime/chat-socket.ts";
+import { PushNotifier } from "./modules/push/notifier.ts";
 import { RealtimeGateway } from "./modules/realtime/gateway.ts";
 import { realtimeModule } from "./modules/realtime/index.ts";
 import { roomsModule } from "./modules/rooms/index.ts";
@@ -71,7 +74,12 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
   const authenticator = new Authenticator({ tokens, signIns, clerk, users, log });
   const auth = authPlugin(authenticator);
   const chats = new ChatService(models, realtime.hub, realtime.presence);
-  const messages = new MessageService(models, realtime.hub, chats);
+  const devices = new DeviceService(models);
+  // Off: devices still register (the app does so at start-up), and nothing is pushed.
+  const push = config.push
+    ? PushNotifier.fromConfig(config.push, { presence: realtime.presence, devices, log, clock })
+    : undefined;
+  const messages = new MessageService(models, realtime.hub, chats, push);
   const cleanup = stream
     ? new StreamCleanup({ models, stream, clock, log, intervalMs: config.streamCleanupIntervalMs })
     : null;
@@ -145,8 +153,9 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
         events: new ClerkEvents({ users, stream, hub: realtime.hub, log }),
       }),
     )
-    .use(chatsModule({ auth, chats }))
+    .use(chatsModule({ auth, chats, messages }))
     .use(messagesModule({ auth, messages }))
+    .use(devicesModule({ auth, devices }))
     .use(sessionsModule({ auth, sessions, editor, notes: new SessionNotes(models) }))
     .use(
       sessionChatModule({
@@ -180,6 +189,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
       gateway.closeAll(1001, "Server going away");
       await app.stop(closeActiveConnections);
       await gateway.stop();
+      push?.stop();
       await cleanup?.stop();
       await realtime.close();
     });

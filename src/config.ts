@@ -35,6 +35,10 @@ const EnvSchema = T.Object({
   TURN_URLS: T.Optional(T.String()),
   TURN_SECRET: T.Optional(T.String({ minLength: 1 })),
   TURN_TTL: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
+  EXPO_PUSH_ENABLED: T.Optional(T.Union([T.Literal("true"), T.Literal("false")])),
+  EXPO_ACCESS_TOKEN: T.Optional(T.String({ minLength: 1 })),
+  PUSH_RECEIPT_DELAY_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
+  PUSH_RETRY_BASE_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -72,6 +76,17 @@ export interface Config {
   requestBodyTimeoutMs: number;
   /** The ICE servers handed to callers (`GET /api/call/ice-servers`). */
   ice: IceConfig;
+  /** Push notifications through Expo; null when EXPO_PUSH_ENABLED is not "true". */
+  push: PushConfig | null;
+}
+
+export interface PushConfig {
+  /** Expo's "enhanced security" access token; unset when the project does not require one. */
+  accessToken: string | undefined;
+  /** How long after a push its receipt is asked for (Expo: about 15 minutes). */
+  receiptDelayMs: number;
+  /** The first retry's delay when Expo fails (5xx, 429, network); each retry doubles it. */
+  retryBaseMs: number;
 }
 
 export interface IceConfig {
@@ -149,6 +164,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       problems.push(`CORS_ORIGINS: "${origin}" is not a URL`);
   }
   const ice = iceConfig(valid, problems);
+  const push = pushConfig(valid, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -179,7 +195,18 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimitMultiplier,
     requestBodyTimeoutMs,
     ice,
+    push,
   };
+}
+
+/** EXPO_PUSH_ENABLED, EXPO_ACCESS_TOKEN and the push timings. */
+function pushConfig(valid: Env, problems: string[]): PushConfig | null {
+  const receiptDelayMs = Number(valid.PUSH_RECEIPT_DELAY_MS ?? 15 * 60 * 1000);
+  if (receiptDelayMs < 10) problems.push("PUSH_RECEIPT_DELAY_MS: must be at least 10");
+  const retryBaseMs = Number(valid.PUSH_RETRY_BASE_MS ?? 1000);
+  if (retryBaseMs < 1) problems.push("PUSH_RETRY_BASE_MS: must be at least 1");
+  if (valid.EXPO_PUSH_ENABLED !== "true") return null;
+  return { accessToken: valid.EXPO_ACCESS_TOKEN, receiptDelayMs, retryBaseMs };
 }
 
 /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL; each problem is one line in `problems`. */

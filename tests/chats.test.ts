@@ -120,8 +120,8 @@ describe("messages over REST", () => {
     expect(chats.body.chats[0]._id).toBe(chatId);
     expect(chats.body.chats[0].lastMessage.text).toBe("message 5");
     expect(chats.body.chats[0].lastSeq).toBe(5);
-    // Carol sent 2 and 4 but has read nothing: her unread count is the chat's last seq.
-    expect(chats.body.chats[0].unreadCount).toBe(5);
+    // Carol sent 2 and 4: what you write you have read, so only message 5 is unread for her.
+    expect(chats.body.chats[0].unreadCount).toBe(1);
   });
 
   test("the same clientId twice → one message; the second answer is 200 with the first", async () => {

@@ -118,9 +118,10 @@ describe.each([
     await calSocket.next("new-message", (m) => m.seq === 1);
     calSocket.send("typing", { chatId, isTyping: true });
     expect((await ivySocket.next("typing")).data).toMatchObject({ userId: cal.id, isTyping: true });
-    await say(cal, calSocket, "Yes! Shall I start with the interface?");
+    // Cal reads before answering (an answer marks what came before it read by itself).
     calSocket.send("mark-read", { chatId, seq: 1 });
     expect((await ivySocket.next("chat-read")).data).toEqual({ chatId, userId: cal.id, seq: 1 });
+    await say(cal, calSocket, "Yes! Shall I start with the interface?");
     const viaRest = await post(ivy, "/api/chat/save-message", {
       sessionId,
       text: "Please do.",

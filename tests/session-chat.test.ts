@@ -303,7 +303,7 @@ describe("GET /api/chats and presence", () => {
     expect(explicit.body.chats).toHaveLength(1);
     const sessions = await plain.api("/api/chats?kind=session", { token: host.token });
     expect(sessions.body.chats.map((c: { _id: string }) => c._id)).toEqual([chatId]);
-    expect((await plain.api("/api/chats?kind=group", { token: host.token })).status).toBe(400);
+    expect((await plain.api("/api/chats?kind=channel", { token: host.token })).status).toBe(400);
   });
 
   test("host and participant see each other online while the session is open", async () => {

@@ -70,6 +70,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/** A path segment that is a secret: a push token (`DELETE /api/devices/:token`) can be pushed to. */
+const SECRET_PATH = /^(\/api\/devices\/)[^/]+/;
+
 interface RequestTiming {
   id: string;
   startedAt: number;
@@ -99,7 +102,7 @@ export function requestLogger(log: Logger) {
         {
           reqId: timing?.id,
           method: request.method,
-          path: new URL(request.url).pathname,
+          path: new URL(request.url).pathname.replace(SECRET_PATH, "$1[redacted]"),
           status,
           ms: timing ? Math.round((performance.now() - timing.startedAt) * 100) / 100 : undefined,
         },

@@ -1,6 +1,7 @@
 import type mongoose from "mongoose";
 import { chatModel } from "./chat.ts";
 import { codeVersionModel } from "./code-version.ts";
+import { deviceModel } from "./device.ts";
 import { messageModel } from "./message.ts";
 import { roomModel } from "./room.ts";
 import { sessionModel } from "./session.ts";
@@ -24,6 +25,7 @@ export function createModels(connection: mongoose.Connection) {
     Room: roomModel(connection),
     SignIn: signInModel(connection),
     StreamCleanup: streamCleanupModel(connection),
+    Device: deviceModel(connection),
   };
 }
 

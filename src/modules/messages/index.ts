@@ -7,8 +7,19 @@ import {
   JSON_BODY,
   withErrors,
 } from "../common/model.ts";
-import { HistoryQuery, Message, MessagePage, SendBody } from "./model.ts";
+import {
+  EditBody,
+  HistoryQuery,
+  Message,
+  MessageIdParams,
+  MessagePage,
+  ReactionParams,
+  SendBody,
+} from "./model.ts";
+import { messageJson } from "./serialize.ts";
 import type { MessageService } from "./service.ts";
+
+const OneMessage = t.Object({ message: Message });
 
 export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages: MessageService }) {
   return new Elysia({ name: "messages", prefix: "/api/messages", detail: { tags: ["messages"] } })
@@ -40,6 +51,7 @@ export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages:
           sender: user,
           text: body.text,
           clientId: body.clientId,
+          replyTo: body.replyTo,
         });
         set.status = created ? 201 : 200;
         return { message };
@@ -48,13 +60,90 @@ export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages:
         auth: true,
         params: ChatIdParams,
         body: SendBody,
-        response: withErrors(
-          { 200: t.Object({ message: Message }), 201: t.Object({ message: Message }) },
-          [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404, 409],
-        ),
+        response: withErrors({ 200: OneMessage, 201: OneMessage }, [
+          ...AUTHENTICATED_CHANGE,
+          ...JSON_BODY,
+          404,
+          409,
+        ]),
         detail: {
           summary: "Send a message: 201, or 200 with the earlier message when clientId was used",
+          description: "`replyTo`: the id of a message of the same chat, which the reply quotes.",
         },
+      },
+    )
+    .patch(
+      "/:messageId",
+      async ({ user, params, body }) => {
+        const { message } = await messages.changes.edit(user.id, params.messageId, body.text);
+        return { message: messageJson(message) };
+      },
+      {
+        auth: true,
+        params: MessageIdParams,
+        body: EditBody,
+        response: withErrors(OneMessage, [...AUTHENTICATED_CHANGE, ...JSON_BODY, 404, 409]),
+        detail: {
+          summary: "Edit a message (its sender); every member gets `message-updated`",
+          description: "409 MESSAGE_DELETED for a deleted message.",
+        },
+      },
+    )
+    .delete(
+      "/:messageId",
+      async ({ user, params, set }) => {
+        await messages.changes.remove(user.id, params.messageId);
+        set.status = 204;
+      },
+      {
+        auth: true,
+        params: MessageIdParams,
+        response: withErrors({ 204: t.Void() }, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
+        detail: {
+          summary: "Delete a message (its sender, or a group admin); members get `message-deleted`",
+          description:
+            "The message stays in its place as a tombstone (`deleted`, empty text, its `seq`). " +
+            "Deleting it again changes nothing.",
+        },
+      },
+    )
+    .put(
+      "/:messageId/reactions/:emoji",
+      async ({ user, params }) => {
+        const { message } = await messages.changes.react(
+          user.id,
+          params.messageId,
+          params.emoji,
+          true,
+        );
+        return { message: messageJson(message) };
+      },
+      {
+        auth: true,
+        params: ReactionParams,
+        response: withErrors(OneMessage, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
+        detail: {
+          summary:
+            "React to a message (one reaction per user per emoji); members get `message-updated`",
+        },
+      },
+    )
+    .delete(
+      "/:messageId/reactions/:emoji",
+      async ({ user, params }) => {
+        const { message } = await messages.changes.react(
+          user.id,
+          params.messageId,
+          params.emoji,
+          false,
+        );
+        return { message: messageJson(message) };
+      },
+      {
+        auth: true,
+        params: ReactionParams,
+        response: withErrors(OneMessage, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
+        detail: { summary: "Take back the caller's reaction; members get `message-updated`" },
       },
     );
 }

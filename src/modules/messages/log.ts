@@ -1,6 +1,6 @@
 import { Types } from "mongoose";
 import type { Models } from "../../db/models/index.ts";
-import type { MessageDoc } from "../../db/models/message.ts";
+import type { MessageDoc, ReplyQuote } from "../../db/models/message.ts";
 import { ConflictError } from "../../errors.ts";
 import type { PopulatedMessage } from "./serialize.ts";
 
@@ -10,10 +10,17 @@ export interface Draft {
   senderId: string;
   text: string;
   clientId?: string;
+  replyTo?: ReplyQuote;
 }
 
 /** A message as the log writes it (its `updatedAt` is its `createdAt`). */
-export type StoredMessage = Omit<MessageDoc, "updatedAt">;
+export type StoredMessage = Omit<MessageDoc, "updatedAt"> & { version: number };
+
+/** Where a chat stands: its last `seq` and its newest `version`, as far as this process knows. */
+interface Position {
+  seq: number;
+  version: number;
+}
 
 /** Stored now, or the sender's earlier message with the same `clientId` (nothing stored). */
 export type Appended =
@@ -38,7 +45,7 @@ const MAX_SEQ_ATTEMPTS = 50;
 const MAX_BATCH = 256;
 /** Independent writers; a chat always uses the same one, so its messages keep their order. */
 const LANES = 4;
-/** Chats whose last `seq` this process remembers; a stale guess only costs a retry. */
+/** Chats whose position this process remembers; a stale guess only costs a retry. */
 const REMEMBERED_CHATS = 10_000;
 
 /**
@@ -47,20 +54,23 @@ const REMEMBERED_CHATS = 10_000;
  * and one bulk update of their chats. Chats are spread over a few lanes, each with at most one
  * write in flight, so a chat's messages are written in the order they came.
  *
- * The unique (chat, seq) index stays the arbiter across instances: `seq` is guessed from what this
- * process last wrote (else the chat's `lastSeq`), and a duplicate key moves that chat's guess on
- * and tries again. A chat that another instance writes to as well is marked shared: its guess is
- * refreshed from the chat's `lastSeq` before each batch, one read for all of them. An ordered insert stops at the first failure, and the failed chat's
- * later messages are renumbered before they are retried, so a chat never gets a hole. A resend
- * (`clientId` already used by its sender) is caught by the unique (sender, clientId) index rather
- * than by a read before every send.
+ * The unique (chat, seq) and (chat, version) indexes stay the arbiters across instances: `seq`
+ * and `version` are guessed from what this process last wrote (else the chat's `lastSeq` and
+ * `version`), and a duplicate key moves that chat's guesses on and tries again. A chat that
+ * another instance writes to as well is marked shared: its guesses are refreshed from the chat
+ * before each batch, one read for all of them. An ordered insert stops at the first failure, and
+ * the failed chat's later messages are renumbered before they are retried, so a chat never gets a
+ * hole. A resend (`clientId` already used by its sender) is caught by the unique
+ * (sender, clientId) index rather than by a read before every send. Edits, deletions and
+ * reactions take their versions elsewhere and report them here (`changed`), so the next message's
+ * guess is past them.
  */
 export class MessageLog {
   private readonly lanes: Lane[] = Array.from({ length: LANES }, () => ({
     waiting: [],
     busy: false,
   }));
-  private readonly lastSeq = new Map<string, number>();
+  private readonly positions = new Map<string, Position>();
   /** Chats another instance writes to as well: their guesses are refreshed before each batch. */
   private readonly shared = new Set<string>();
 
@@ -83,7 +93,7 @@ export class MessageLog {
       } catch (error) {
         // Settled sends ignore this; the others fail, and their chats' guesses are not trusted.
         for (const item of batch) {
-          this.lastSeq.delete(item.draft.chatId);
+          this.positions.delete(item.draft.chatId);
           item.reject(error);
         }
       }
@@ -99,7 +109,9 @@ export class MessageLog {
       else pending.set(item.draft.chatId, [item]);
     }
     await this.guess(
-      [...pending.keys()].filter((chatId) => !this.lastSeq.has(chatId) || this.shared.has(chatId)),
+      [...pending.keys()].filter(
+        (chatId) => !this.positions.has(chatId) || this.shared.has(chatId),
+      ),
     );
     /** Taken `seq`s met so far in this batch, per chat. */
     const clashes = new Map<string, number>();
@@ -114,16 +126,18 @@ export class MessageLog {
       );
       for (const [chatId, items] of order) {
         const chat = new Types.ObjectId(chatId);
-        const last = this.lastSeq.get(chatId) ?? 0;
+        const last = this.positions.get(chatId) ?? { seq: 0, version: 0 };
         items.forEach((item, i) => {
-          const { senderId, text, clientId } = item.draft;
+          const { senderId, text, clientId, replyTo } = item.draft;
           docs.push({
             _id: new Types.ObjectId(),
             chat,
             sender: new Types.ObjectId(senderId),
             text,
-            seq: last + 1 + i,
+            seq: last.seq + 1 + i,
+            version: last.version + 1 + i,
             ...(clientId ? { clientId } : {}),
+            ...(replyTo ? { replyTo } : {}),
             createdAt,
           });
           owners.push(item);
@@ -145,31 +159,52 @@ export class MessageLog {
       }
       await this.stored(docs.slice(0, stored), owners.slice(0, stored), pending);
       if (stored === docs.length) return;
-      const seq = docs[stored]!.seq;
       const owner = owners[stored]!;
       const chatClashes = clashes.get(owner.draft.chatId) ?? 0;
-      if (await this.clash(owner, seq, index, pending, chatClashes)) {
+      if (await this.clash(owner, docs[stored]!, index, pending, chatClashes)) {
         seqClashes++;
         clashes.set(owner.draft.chatId, chatClashes + 1);
       }
     }
     const busy = new ConflictError("The chat is too busy right now; try again", "CONFLICT");
     for (const [chatId, items] of pending) {
-      this.lastSeq.delete(chatId);
+      this.positions.delete(chatId);
       for (const item of items) item.reject(busy);
     }
   }
 
-  /** Moves each chat's summary to its newest stored message, then acknowledges them. */
+  /**
+   * Moves each chat's summary to its newest stored message and its version up, and each sender's
+   * read mark to their own message (what you wrote, you have read), then acknowledges them.
+   */
   private async stored(docs: StoredMessage[], owners: Waiting[], pending: Map<string, Waiting[]>) {
     if (docs.length === 0) return;
     const newest = new Map<string, StoredMessage>();
-    for (const doc of docs) newest.set(String(doc.chat), doc);
+    const marks = new Map<string, Record<string, number>>();
+    for (const doc of docs) {
+      const chatId = String(doc.chat);
+      newest.set(chatId, doc);
+      const chatMarks = marks.get(chatId) ?? {};
+      chatMarks[`lastRead.${doc.sender}`] = doc.seq;
+      marks.set(chatId, chatMarks);
+    }
     await this.models.Chat.bulkWrite(
-      [...newest.values()].map((doc) => ({ updateOne: summaryUpdate(doc) })),
+      [...newest].flatMap(([chatId, doc]) => {
+        const { filter, update } = summaryUpdate(doc);
+        const ahead = { $max: { version: doc.version, ...marks.get(chatId) } };
+        // A chat only this process writes to is never further on than its newest message, so one
+        // update does both; another writer may be ahead, and then the summary is left alone but
+        // the version and the marks still move.
+        return this.shared.has(chatId)
+          ? [
+              { updateOne: { filter, update } },
+              { updateOne: { filter: { _id: doc.chat }, update: ahead } },
+            ]
+          : [{ updateOne: { filter, update: { ...update, ...ahead } } }];
+      }),
       { ordered: false },
     );
-    for (const [chatId, doc] of newest) this.remember(chatId, doc.seq);
+    for (const [chatId, doc] of newest) this.remember(chatId, doc);
     // A chat's stored messages are the first of its pending ones.
     for (const owner of owners) {
       const items = pending.get(owner.draft.chatId)!;
@@ -182,28 +217,38 @@ export class MessageLog {
   }
 
   /**
-   * The first message an insert refused: a `seq` another writer took first (true), or a resend.
-   * A taken `seq` moves the guess past it, to at least the chat's `lastSeq`; both are at most the
-   * real last `seq`, so the next try is either free and right after it, or taken again. After a
-   * few clashes in a row the messages themselves are asked (the chat's summary may be far behind).
-   * One resend often comes with others (a client replaying its outbox after a reconnect), so the
-   * whole batch is checked for them at once.
+   * The first message an insert refused: a `seq` or a `version` another writer took first (true),
+   * or a resend. A taken slot moves the guess past it, to at least the chat's own record; both are
+   * at most the real newest, so the next try is either free and right after it, or taken again. A
+   * taken version is simply skipped (versions only need to grow), but `seq` never is: when the
+   * refusal does not say which index refused, the messages themselves are asked. After a few
+   * clashes in a row they are asked too (the chat's summary may be far behind). One resend often
+   * comes with others (a client replaying its outbox after a reconnect), so the whole batch is
+   * checked for them at once.
    */
   private async clash(
     item: Waiting,
-    seq: number,
+    refused: StoredMessage,
     indexName: string | undefined,
     pending: Map<string, Waiting[]>,
-    /** Taken `seq`s this chat met so far in this batch. */
+    /** Taken slots this chat met so far in this batch. */
     clashes: number,
   ): Promise<boolean> {
     const { chatId, senderId, clientId } = item.draft;
-    const seqTaken = indexName !== undefined && !indexName.includes("clientId");
-    const earlier = clientId && !seqTaken ? await this.byClientId(senderId, clientId) : null;
+    const seqTaken = indexName?.includes("seq") === true;
+    const versionTaken = indexName?.includes("version") === true;
+    const earlier =
+      clientId && !seqTaken && !versionTaken ? await this.byClientId(senderId, clientId) : null;
     if (!earlier) {
       const chat = new Types.ObjectId(chatId);
-      const known = clashes >= 3 ? await this.messagesLastSeq(chat) : await this.chatLastSeq(chat);
-      this.remember(chatId, Math.max(seq, known));
+      const known =
+        clashes >= 3 || !(seqTaken || versionTaken)
+          ? await this.storedPosition(chat)
+          : await this.chatPosition(chat);
+      this.remember(chatId, {
+        seq: Math.max(seqTaken ? refused.seq : refused.seq - 1, known.seq),
+        version: Math.max(refused.version, known.version),
+      });
       this.markShared(chatId);
       return true;
     }
@@ -251,27 +296,43 @@ export class MessageLog {
       .lean()) as unknown as PopulatedMessage | null;
   }
 
-  /** First guesses, from the chats' `lastSeq` (which may lag behind, never run ahead). */
+  /** First guesses, from the chats' own record (which may lag behind, never run ahead). */
   private async guess(chatIds: string[]): Promise<void> {
     if (chatIds.length === 0) return;
-    const chats = await this.models.Chat.find({ _id: { $in: chatIds } }, { lastSeq: 1 }).lean();
-    for (const chatId of chatIds) this.remember(chatId, this.lastSeq.get(chatId) ?? 0);
-    // Both are at most the real last seq, so the larger is the better guess.
-    for (const chat of chats) {
-      const chatId = String(chat._id);
-      this.remember(chatId, Math.max(this.lastSeq.get(chatId) ?? 0, chat.lastSeq ?? 0));
-    }
+    const chats = await this.models.Chat.find(
+      { _id: { $in: chatIds } },
+      { lastSeq: 1, version: 1 },
+    ).lean();
+    for (const chatId of chatIds) this.remember(chatId, this.positions.get(chatId) ?? START);
+    for (const chat of chats) this.remember(String(chat._id), positionOf(chat));
   }
 
-  private async chatLastSeq(chat: Types.ObjectId): Promise<number> {
-    const found = await this.models.Chat.findById(chat, { lastSeq: 1 }).lean();
-    return found?.lastSeq ?? 0;
+  /**
+   * An edit, a deletion or a reaction took `version` in the chat: the next message's guess goes
+   * past it (another instance's changes are met as clashes instead).
+   */
+  changed(chatId: string, version: number): void {
+    const known = this.positions.get(chatId);
+    if (known && known.version < version) known.version = version;
   }
 
-  /** The authority: the highest seq actually stored. */
-  private async messagesLastSeq(chat: Types.ObjectId): Promise<number> {
-    const newest = await this.models.Message.findOne({ chat }, { seq: 1 }).sort({ seq: -1 }).lean();
-    return newest?.seq ?? 0;
+  /** The newest version this process knows of in the chat (0 when it knows nothing). */
+  knownVersion(chatId: string): number {
+    return this.positions.get(chatId)?.version ?? 0;
+  }
+
+  private async chatPosition(chat: Types.ObjectId): Promise<Position> {
+    const found = await this.models.Chat.findById(chat, { lastSeq: 1, version: 1 }).lean();
+    return found ? positionOf(found) : START;
+  }
+
+  /** The authority: the highest `seq` and `version` actually stored. */
+  private async storedPosition(chat: Types.ObjectId): Promise<Position> {
+    const [bySeq, byVersion] = await Promise.all([
+      this.models.Message.findOne({ chat }, { seq: 1 }).sort({ seq: -1 }).lean(),
+      newestVersion(this.models, chat),
+    ]);
+    return { seq: bySeq?.seq ?? 0, version: byVersion };
   }
 
   private markShared(chatId: string): void {
@@ -283,14 +344,33 @@ export class MessageLog {
     }
   }
 
-  private remember(chatId: string, seq: number): void {
-    this.lastSeq.delete(chatId);
-    this.lastSeq.set(chatId, seq);
-    if (this.lastSeq.size > REMEMBERED_CHATS) {
-      const oldest = this.lastSeq.keys().next().value;
-      if (oldest !== undefined) this.lastSeq.delete(oldest);
+  /** Keeps the further of what is known and `position`, as the most recently used chat. */
+  private remember(chatId: string, position: Position): void {
+    const known = this.positions.get(chatId);
+    this.positions.delete(chatId);
+    this.positions.set(chatId, {
+      seq: Math.max(known?.seq ?? 0, position.seq),
+      version: Math.max(known?.version ?? 0, position.version),
+    });
+    if (this.positions.size > REMEMBERED_CHATS) {
+      const oldest = this.positions.keys().next().value;
+      if (oldest !== undefined) this.positions.delete(oldest);
     }
   }
+}
+
+const START: Position = { seq: 0, version: 0 };
+
+function positionOf(chat: { lastSeq?: number; version?: number }): Position {
+  return { seq: chat.lastSeq ?? 0, version: chat.version ?? 0 };
+}
+
+/** The highest version stored among a chat's messages: the authority for the next one. */
+export async function newestVersion(models: Models, chat: Types.ObjectId): Promise<number> {
+  const newest = await models.Message.findOne({ chat, version: { $gt: 0 } }, { version: 1 })
+    .sort({ version: -1 })
+    .lean();
+  return newest?.version ?? 0;
 }
 
 /** A chat's summary moves to `message` unless it is already there or further on. */

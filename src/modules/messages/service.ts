@@ -1,8 +1,11 @@
 import { Types } from "mongoose";
+import type { ChatKind } from "../../db/models/chat.ts";
 import type { Models } from "../../db/models/index.ts";
+import type { ReplyQuote } from "../../db/models/message.ts";
 import { ConflictError, ValidationError } from "../../errors.ts";
 import type { Hub } from "../../realtime/hub.ts";
 import { type ChatMembership, type ChatService, chatFrozen } from "../chats/service.ts";
+import { MessageChanges, QUOTE_LENGTH, trimmedText } from "./changes.ts";
 import { MessageLog } from "./log.ts";
 import { type MessageJson, messageJson, type PopulatedMessage } from "./serialize.ts";
 
@@ -18,6 +21,8 @@ export interface SendInput {
   sender: Sender;
   text: string;
   clientId?: string;
+  /** The id of the message this one answers (of the same chat). */
+  replyTo?: string;
   /** Already checked by the caller (the socket caches it); looked up when absent. */
   membership?: ChatMembership;
 }
@@ -34,7 +39,16 @@ export interface HistoryQuery {
   limit: number;
 }
 
-export const MAX_TEXT = 4000;
+/** A message just stored, and the chat it went to: what push notifications are made from. */
+export interface MessageStored {
+  chat: { id: string; kind: ChatKind; name: string | null; memberIds: string[] };
+  message: MessageJson;
+}
+
+/** Told of every stored message after its fan-out; must not block or throw (push). */
+export interface StoredListener {
+  messageStored(event: MessageStored): void;
+}
 
 /**
  * Sending and reading messages. REST and WebSocket sends both come here. A message is stored
@@ -44,22 +58,21 @@ export const MAX_TEXT = 4000;
  */
 export class MessageService {
   private readonly log: MessageLog;
+  /** Edits, deletions, reactions, and what changed since a version. */
+  readonly changes: MessageChanges;
 
   constructor(
     private readonly models: Models,
     private readonly hub: Hub,
     private readonly chats: ChatService,
+    private readonly listener?: StoredListener,
   ) {
     this.log = new MessageLog(models);
+    this.changes = new MessageChanges(models, hub, chats, this.log);
   }
 
   async send(input: SendInput): Promise<SendResult> {
-    const text = input.text.trim();
-    if (text.length < 1 || text.length > MAX_TEXT) {
-      throw new ValidationError("The message is invalid", [
-        { path: "text", message: `must be 1 to ${MAX_TEXT} characters once trimmed` },
-      ]);
-    }
+    const text = trimmedText(input.text);
     const membership =
       input.membership ?? (await this.chats.membership(input.chatId, input.sender.id));
     if (membership.frozen) {
@@ -69,11 +82,13 @@ export class MessageService {
       if (!earlier) throw chatFrozen();
       return this.resent(earlier, input.chatId, membership);
     }
+    const replyTo = input.replyTo ? await this.quote(input.chatId, input.replyTo) : undefined;
     const appended = await this.log.append({
       chatId: input.chatId,
       senderId: input.sender.id,
       text,
       clientId: input.clientId,
+      replyTo,
     });
     if (!appended.created) return this.resent(appended.earlier, input.chatId, membership);
     const stored = appended.message;
@@ -88,6 +103,15 @@ export class MessageService {
       userId: input.sender.id,
       chatId: input.chatId,
       isTyping: false,
+    });
+    this.listener?.messageStored({
+      chat: {
+        id: input.chatId,
+        kind: membership.kind,
+        name: membership.name,
+        memberIds: membership.participantIds,
+      },
+      message,
     });
     return { message, created: true };
   }
@@ -116,6 +140,33 @@ export class MessageService {
     const messages = page.slice(0, query.limit);
     if (!forward) messages.reverse();
     return { messages: messages.map(messageJson), hasMore };
+  }
+
+  /** What a reply shows of the message it answers, which must be of the same chat. */
+  private async quote(chatId: string, messageId: string): Promise<ReplyQuote> {
+    const quoted = Types.ObjectId.isValid(messageId)
+      ? ((await this.models.Message.findOne(
+          { _id: messageId, chat: chatId },
+          { seq: 1, text: 1, sender: 1 },
+        )
+          .populate("sender", "name avatar")
+          .lean()) as unknown as PopulatedMessage | null)
+      : null;
+    if (!quoted) {
+      throw new ValidationError("The message is invalid", [
+        { path: "replyTo", message: "must be a message of this chat" },
+      ]);
+    }
+    return {
+      _id: quoted._id,
+      seq: quoted.seq,
+      text: quoted.text.slice(0, QUOTE_LENGTH),
+      sender: {
+        _id: quoted.sender?._id ?? new Types.ObjectId("000000000000000000000000"),
+        name: quoted.sender?.name ?? "Deleted user",
+        avatar: quoted.sender?.avatar ?? "",
+      },
+    };
   }
 
   /**

@@ -1,9 +1,9 @@
 import type { TLiteral, TObject, TOptional, TString, TUnion } from "@sinclair/typebox";
 import { type Static, t } from "elysia";
 import { callEvents } from "../calls/socket.ts";
+import { chatEvents } from "../chats/socket.ts";
 import { roomEvents } from "../rooms/socket.ts";
 import { sessionEvents } from "../sessions/socket.ts";
-import { chatEvents } from "./chat-socket.ts";
 
 const Ref = t.Optional(t.String({ maxLength: 100 }));
 

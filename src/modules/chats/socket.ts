@@ -3,24 +3,33 @@ import { RateLimitedError } from "../../errors.ts";
 import type { ChatMembersInstruction, Hub } from "../../realtime/hub.ts";
 import type { RateLimiter, RateRule, RateRules } from "../../realtime/rate-limit.ts";
 import { topics } from "../../realtime/topics.ts";
-import { type ChatMembership, type ChatService, chatFrozen } from "../chats/service.ts";
 import { ObjectIdString } from "../common/model.ts";
-import { SendBody } from "../messages/model.ts";
+import { EditBody, Emoji, SendBody } from "../messages/model.ts";
+import { messageDeletedJson, messageJson } from "../messages/serialize.ts";
 import type { MessageService } from "../messages/service.ts";
-import { type Socket, socketFeature } from "./socket-feature.ts";
+import { type Socket, socketFeature } from "../realtime/socket-feature.ts";
+import { type ChatMembership, type ChatService, chatFrozen } from "./service.ts";
 
 /**
- * Chat on `/ws`: joining a chat (with replay), sending, typing and read marks. It lives here
- * rather than in `modules/chats/` for now; it is a socket feature like the others and moves there
- * as a file.
+ * Chat on `/ws`: joining a chat (with replay of missed messages and changes), sending, editing,
+ * deleting and reacting, typing and read marks.
  */
 export const chatEvents = {
   "join-chat": t.Union([
     ObjectIdString,
-    t.Object({ chatId: ObjectIdString, after: t.Optional(t.Integer({ minimum: 0 })) }),
+    t.Object({
+      chatId: ObjectIdString,
+      after: t.Optional(t.Integer({ minimum: 0, description: "The last seq the client has" })),
+      since: t.Optional(
+        t.Integer({ minimum: 0, description: "The highest version the client has seen" }),
+      ),
+    }),
   ]),
   "leave-chat": ObjectIdString,
   "send-message": t.Object({ chatId: ObjectIdString, ...SendBody.properties }),
+  "edit-message": t.Object({ messageId: ObjectIdString, ...EditBody.properties }),
+  "delete-message": t.Object({ messageId: ObjectIdString }),
+  react: t.Object({ messageId: ObjectIdString, emoji: Emoji, on: t.Boolean() }),
   typing: t.Object({ chatId: ObjectIdString, isTyping: t.Boolean() }),
   "mark-read": t.Object({ chatId: ObjectIdString, seq: t.Integer({ minimum: 0 }) }),
 };
@@ -88,7 +97,7 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
   }
 
   /** Sends this socket every message of the chat after `after`, in order. */
-  async function replay(socket: Socket, chatId: string, after: number): Promise<void> {
+  async function replayAfter(socket: Socket, chatId: string, after: number): Promise<void> {
     let cursor = after;
     for (;;) {
       const page = await messages.history(socket.user.id, chatId, {
@@ -102,6 +111,36 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
     }
   }
 
+  /**
+   * Sends this socket every message of the chat changed after version `since`, once, in version
+   * order: a deleted one as `message-deleted`, one created after `since` as `new-message`, any
+   * other as `message-updated`. Messages after `after` were just replayed whole, and are skipped.
+   */
+  async function replaySince(
+    socket: Socket,
+    chatId: string,
+    since: number,
+    after: number | undefined,
+  ): Promise<void> {
+    let cursor = since;
+    for (;;) {
+      const page = await messages.changes.since(socket.user.id, chatId, {
+        since: cursor,
+        limit: REPLAY_PAGE,
+      });
+      for (const message of page.messages) {
+        if (after !== undefined && message.seq > after) continue;
+        const createdVersion = message.createdVersion ?? message.version ?? 0;
+        if (message.deleted) socket.send("message-deleted", messageDeletedJson(message));
+        else if (createdVersion > since) socket.send("new-message", messageJson(message));
+        else socket.send("message-updated", messageJson(message));
+      }
+      const last = page.messages.at(-1);
+      if (!page.hasMore || !last) return;
+      cursor = last.version ?? cursor;
+    }
+  }
+
   return socketFeature({
     events: chatEvents,
     // Typing needs only the membership, which a socket that joined has cached.
@@ -110,19 +149,20 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
       const { user } = socket;
       switch (frame.event) {
         case "join-chat": {
-          const { chatId, after } =
-            typeof frame.data === "string" ? { chatId: frame.data, after: undefined } : frame.data;
+          const { chatId, after, since } =
+            typeof frame.data === "string" ? { chatId: frame.data } : frame.data;
           await member(socket, chatId);
           socket.subscribe(topics.chat(chatId, user.id));
           socket.send("chat-joined", { chatId }, frame.ref);
-          if (after !== undefined) await replay(socket, chatId, after);
+          if (after !== undefined) await replayAfter(socket, chatId, after);
+          if (since !== undefined) await replaySince(socket, chatId, since, after);
           return;
         }
         case "leave-chat":
           socket.unsubscribe(topics.chat(frame.data, user.id));
           return;
         case "send-message": {
-          const { chatId, text, clientId } = frame.data;
+          const { chatId, text, clientId, replyTo } = frame.data;
           const membership = await member(socket, chatId);
           await limit(`send:${user.id}`, rules.sendMessage);
           const { message } = await messages.send({
@@ -130,9 +170,33 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
             sender: user,
             text,
             clientId,
+            replyTo,
             membership,
           });
           socket.send("message-sent", { clientId: clientId ?? null, message }, frame.ref);
+          return;
+        }
+        // Changes are rarer than sends and share their budget; each is answered with the version
+        // it took (or the message's own, when it changed nothing).
+        case "edit-message": {
+          const { messageId, text } = frame.data;
+          await limit(`send:${user.id}`, rules.sendMessage);
+          const { message } = await messages.changes.edit(user.id, messageId, text);
+          socket.send("change-accepted", { messageId, version: message.version ?? 0 }, frame.ref);
+          return;
+        }
+        case "delete-message": {
+          const { messageId } = frame.data;
+          await limit(`send:${user.id}`, rules.sendMessage);
+          const { message } = await messages.changes.remove(user.id, messageId);
+          socket.send("change-accepted", { messageId, version: message.version ?? 0 }, frame.ref);
+          return;
+        }
+        case "react": {
+          const { messageId, emoji, on } = frame.data;
+          await limit(`send:${user.id}`, rules.sendMessage);
+          const { message } = await messages.changes.react(user.id, messageId, emoji, on);
+          socket.send("change-accepted", { messageId, version: message.version ?? 0 }, frame.ref);
           return;
         }
         case "typing": {
