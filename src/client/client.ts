@@ -1,6 +1,7 @@
 import { type Api, createApi } from "./api.ts";
 import { Auth, type TokenSource } from "./auth.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { Changes } from "./changes.ts";
 import { ChatChannel } from "./chat.ts";
 import { Emitter } from "./emitter.ts";
 import { authorizedFetch, Rest } from "./http.ts";
@@ -8,7 +9,14 @@ import { Outbox } from "./outbox.ts";
 import { RoomChannel } from "./room.ts";
 import { type Rebase, SessionChannel } from "./session.ts";
 import { type Frame, Transport } from "./transport.ts";
-import { ClientError, type Message, type SessionCode, type Status, type Storage } from "./types.ts";
+import {
+  type Chat,
+  ClientError,
+  type Message,
+  type SessionCode,
+  type Status,
+  type Storage,
+} from "./types.ts";
 
 export interface ClientOptions {
   /** The server, e.g. `https://chat.example.com` (a path such as `/` is taken relative to the page). */
@@ -30,6 +38,8 @@ export interface ClientOptions {
   reconnect?: BackoffOptions;
   /** `typing(true)` stops by itself this long after the last call (5 s). */
   typingTimeoutMs?: number;
+  /** An edit, deletion or reaction not answered this long after the call rejects (10 s). */
+  changeTimeoutMs?: number;
 }
 
 export interface PresenceChange {
@@ -44,6 +54,8 @@ export interface ClientEvents {
   presence: PresenceChange;
   /** A `socket-error` nobody was waiting for, a failed join, or why the client closed. */
   error: ClientError;
+  /** A chat the user is in was created or changed (`chat-updated`: a group's name, members). */
+  chat: Chat;
 }
 
 /** Close codes after which only a fresh token may try again. */
@@ -61,6 +73,7 @@ export class Client {
   private readonly transport: Transport;
   private readonly backoff: Backoff;
   private readonly outbox: Outbox;
+  private readonly changes: Changes;
   private readonly chats = new Map<string, ChatChannel>();
   private readonly sessions = new Map<string, SessionChannel>();
   private readonly rooms = new Map<string, RoomChannel>();
@@ -95,6 +108,7 @@ export class Client {
       (message) => this.chats.get(message.chat)?.receive(message),
       (error) => this.events.emit("error", error),
     );
+    this.changes = new Changes(this.transport, options.changeTimeoutMs ?? 10_000);
     void this.connect();
   }
 
@@ -118,19 +132,25 @@ export class Client {
   /**
    * Follows a chat: joined now and on every new socket. `after`: the last `seq` the app already
    * has (from its cache, or a chat's `lastSeq` to start from now); every later message reaches
-   * `on("message")`. 0 by default: the whole chat.
+   * `on("message")`. 0 by default: the whole chat. `since`: the highest `version` the app has seen
+   * of it (a chat's `version` to start from now); every later change to the messages up to
+   * `after` reaches `on("update")` / `on("delete")`. With `after` alone, the chat as it is when
+   * joined is taken for what the app has.
    */
-  chat(chatId: string, options: { after?: number } = {}): ChatChannel {
+  chat(chatId: string, options: { after?: number; since?: number } = {}): ChatChannel {
     let chat = this.chats.get(chatId);
     if (!chat) {
-      chat = new ChatChannel(chatId, options.after ?? 0, {
+      const { after = 0, since = after ? undefined : 0 } = options;
+      chat = new ChatChannel(chatId, after, since, {
         link: this.transport,
         rest: this.rest,
         outbox: this.outbox,
+        changes: this.changes,
         typingTimeoutMs: this.options.typingTimeoutMs ?? 5000,
         gapWaitMs: 200,
         error: (error) => this.events.emit("error", error),
         forget: () => this.chats.delete(chatId),
+        version: () => this.rest.chatVersion(chatId),
       });
       this.chats.set(chatId, chat);
       if (this.transport.open) void chat.join();
@@ -201,6 +221,7 @@ export class Client {
     clearTimeout(this.retry);
     this.transport.disconnect();
     this.outbox.close();
+    this.changes.close();
     for (const channel of this.channels()) channel.leave();
     this.setStatus("closed");
     if (error) this.events.emit("error", error);
@@ -227,6 +248,7 @@ export class Client {
     // Joins first: frames are handled in order, so each chat's replay precedes the resends' echoes.
     for (const channel of this.channels()) void channel.join();
     this.outbox.flush();
+    this.changes.flush();
   }
 
   private async closed(code: number, opened: boolean): Promise<void> {
@@ -256,6 +278,8 @@ export class Client {
       this.presence(event, d);
     } else if (event === "socket-error") {
       this.events.emit("error", new ClientError(d));
+    } else if (event === "chat-updated") {
+      this.events.emit("chat", d.chat);
     } else {
       const target =
         this.chats.get((d as Message).chat ?? d.chatId) ??

@@ -26,7 +26,7 @@ export function authorizedFetch(auth: Auth, credentials: RequestInit["credential
   }) as typeof fetch;
 }
 
-/** The two REST calls the realtime core needs, without Eden. */
+/** The REST calls the realtime core needs, without Eden. */
 export class Rest {
   constructor(
     private readonly baseUrl: string,
@@ -34,16 +34,13 @@ export class Rest {
   ) {}
 
   /** A page of a chat's messages after `after`, ascending: how a gap is filled. */
-  async messagesAfter(
-    chatId: string,
-    after: number,
-  ): Promise<{ messages: Message[]; hasMore: boolean }> {
-    const response = await this.fetch(
-      `${this.baseUrl}/api/messages/chat/${chatId}?after=${after}&limit=100`,
-    );
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new ClientError(body as object);
-    return body as { messages: Message[]; hasMore: boolean };
+  messagesAfter(chatId: string, after: number): Promise<{ messages: Message[]; hasMore: boolean }> {
+    return this.get(`/api/messages/chat/${chatId}?after=${after}&limit=100`);
+  }
+
+  /** A chat's `version` now: where a channel given `after` alone starts following changes. */
+  async chatVersion(chatId: string): Promise<number> {
+    return (await this.get<{ chat: { version: number } }>(`/api/chats/${chatId}`)).chat.version;
   }
 
   /**
@@ -58,5 +55,12 @@ export class Rest {
     } catch {
       return undefined;
     }
+  }
+
+  private async get<T>(path: string): Promise<T> {
+    const response = await this.fetch(this.baseUrl + path);
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new ClientError(body as object);
+    return body as T;
   }
 }

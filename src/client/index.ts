@@ -8,6 +8,7 @@ export type { TokenSource } from "./auth.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export { Backoff } from "./backoff.ts";
 export type { CallChannel, CallEvents } from "./call.ts";
+export type { ChangeAccepted } from "./changes.ts";
 export type { ChatChannel, ChatEvents } from "./chat.ts";
 export {
   Client,

@@ -13,9 +13,10 @@ export interface Link {
   push(event: string, data: unknown): boolean;
   /**
    * Sends a frame with a fresh `ref` and resolves with the server's answer to it (an
-   * acknowledgement, or `socket-error`), or with undefined if the socket closes first.
+   * acknowledgement, or `socket-error`), or with undefined if the socket closes first. `late`
+   * gets a second frame with that ref (a join's replay that failed after `chat-joined`).
    */
-  request(event: string, data: unknown): Promise<Frame | undefined>;
+  request(event: string, data: unknown, late?: (frame: Frame) => void): Promise<Frame | undefined>;
 }
 
 export interface TransportHandlers {
@@ -103,10 +104,16 @@ export class Transport implements Link {
     return true;
   }
 
-  request(event: string, data: unknown): Promise<Frame | undefined> {
+  request(event: string, data: unknown, late?: (frame: Frame) => void): Promise<Frame | undefined> {
     const ref = String(++this.refs);
     if (!this.push(event, data, ref)) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.answers.set(ref, resolve));
+    return new Promise((resolve) =>
+      this.answers.set(ref, (frame) => {
+        resolve(frame);
+        // Kept until the socket goes: one entry per join on it.
+        if (frame && late) this.answers.set(ref, (again) => again && late(again));
+      }),
+    );
   }
 
   private beat(): void {

@@ -7,6 +7,7 @@ import type { Static } from "@sinclair/typebox";
 import type { Chat as ChatSchema } from "../modules/chats/model.ts";
 import type { ErrorBody as ErrorBodySchema } from "../modules/common/model.ts";
 import type { Message as MessageSchema } from "../modules/messages/model.ts";
+import type { MessageDeletedJson } from "../modules/messages/serialize.ts";
 import type { clientEvents } from "../modules/realtime/events.ts";
 import type {
   SessionCode as SessionCodeSchema,
@@ -28,11 +29,8 @@ export type TypingData = ClientData<"typing">;
 export type Typing = TypingData & { userId: string };
 /** `chat-read`: the other participant's read mark moved. */
 export type ChatRead = { chatId: string; userId: string; seq: number };
-/**
- * `message-deleted`, from the contract's "Group chats and message changes". The server does not
- * send it yet (nor `message-updated`), so `update` and `delete` stay silent until it does.
- */
-export type MessageDeleted = { chatId: string; messageId: string; seq: number; version: number };
+/** `message-deleted`: what is left to say of a deleted message (the server's MessageDeletedJson). */
+export type MessageDeleted = MessageDeletedJson;
 
 /** A relayed WebRTC signal, as the recipient gets it. */
 export type Signal = Omit<SignalData, "sessionId" | "to"> & { from: string };

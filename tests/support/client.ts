@@ -2,7 +2,14 @@
  * What the client SDK's tests share: a storage like AsyncStorage (async, in memory), a recorder
  * of what one chat delivered to the app, and waiting for a condition.
  */
-import type { ChatChannel, Client, Message, Status, Storage } from "../../src/client/index.ts";
+import type {
+  ChatChannel,
+  Client,
+  Message,
+  MessageDeleted,
+  Status,
+  Storage,
+} from "../../src/client/index.ts";
 
 /** AsyncStorage's shape, in memory: every call answers a tick later. */
 export function memoryStorage(): Storage & { readonly items: Map<string, string> } {
@@ -49,4 +56,20 @@ export function recordStatuses(client: Client): Status[] {
 /** Waits until the client has been through `status` `times` times in all (counting from `seen`). */
 export function reached(seen: Status[], status: Status, times = 1): () => boolean {
   return () => seen.filter((s) => s === status).length >= times;
+}
+
+/** Everything one chat handed to the app: its messages, updates and deletions, each in order. */
+export function recordChat(chat: ChatChannel): {
+  messages: Message[];
+  updates: Message[];
+  deletes: MessageDeleted[];
+} {
+  const seen = {
+    messages: recordMessages(chat),
+    updates: [] as Message[],
+    deletes: [] as MessageDeleted[],
+  };
+  chat.on("update", (message) => seen.updates.push(message));
+  chat.on("delete", (deletion) => seen.deletes.push(deletion));
+  return seen;
 }

@@ -113,8 +113,9 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
 
   /**
    * Sends this socket every message of the chat changed after version `since`, once, in version
-   * order: a deleted one as `message-deleted`, one created after `since` as `new-message`, any
-   * other as `message-updated`. Messages after `after` were just replayed whole, and are skipped.
+   * order: a deleted one as `message-deleted`, one the client never had as `new-message` (created
+   * after `since`, when the client did not say what it has by `after`), any other as
+   * `message-updated`. Messages after `after` were just replayed whole, and are not read again.
    */
   async function replaySince(
     socket: Socket,
@@ -127,12 +128,13 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
       const page = await messages.changes.since(socket.user.id, chatId, {
         since: cursor,
         limit: REPLAY_PAGE,
+        upToSeq: after,
       });
       for (const message of page.messages) {
-        if (after !== undefined && message.seq > after) continue;
         const createdVersion = message.createdVersion ?? message.version ?? 0;
+        const neverHad = after === undefined && createdVersion > since;
         if (message.deleted) socket.send("message-deleted", messageDeletedJson(message));
-        else if (createdVersion > since) socket.send("new-message", messageJson(message));
+        else if (neverHad) socket.send("new-message", messageJson(message));
         else socket.send("message-updated", messageJson(message));
       }
       const last = page.messages.at(-1);

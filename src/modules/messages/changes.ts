@@ -18,6 +18,8 @@ const MAX_ATTEMPTS = 10;
 export interface ChangesQuery {
   since: number;
   limit: number;
+  /** Only messages up to this `seq` (a replay that already sent the later ones whole). */
+  upToSeq?: number;
 }
 
 /** What a change sets on a message, or null when it would change nothing. */
@@ -128,6 +130,7 @@ export class MessageChanges {
     const page = (await this.models.Message.find({
       chat: new Types.ObjectId(chatId),
       version: { $gt: query.since },
+      ...(query.upToSeq === undefined ? {} : { seq: { $lte: query.upToSeq } }),
     })
       .sort({ version: 1 })
       .limit(query.limit + 1)
@@ -179,18 +182,20 @@ export class MessageChanges {
       // Someone else changed it first: read it again and decide anew.
       if (!changed) continue;
       this.log.changed(chatId, version);
-      await this.models.Chat.updateOne(
-        { _id: message.chat },
-        { $max: { version } },
-        { timestamps: false },
-      );
-      if (decision.text !== undefined) await this.requote(changed);
+      // Announced first: the sooner a version goes out after it is taken, the less often two
+      // changes reach a socket in the other order.
       const populated = await this.populate(changed);
       if (changed.deleted) {
         this.hub.toUsers(chat.participantIds, "message-deleted", messageDeletedJson(populated));
       } else {
         this.hub.toUsers(chat.participantIds, "message-updated", messageJson(populated));
       }
+      await this.models.Chat.updateOne(
+        { _id: message.chat },
+        { $max: { version } },
+        { timestamps: false },
+      );
+      if (decision.text !== undefined) await this.requote(changed);
       return { message: populated, changed: true };
     }
     throw new ConflictError("The message is changing too fast right now; try again", "CONFLICT");
