@@ -14,6 +14,7 @@ import {
   type IndexSpec,
   sameIndexOptions,
   sameKeyPattern,
+  sameKeys,
   UniqueIndex,
 } from "./indexes.ts";
 import { type Doc, hintsOf, isPlainObject, keyOf, setHints } from "./values.ts";
@@ -95,9 +96,7 @@ export class Collection {
     if (this.docs.has(id)) {
       throw duplicateKeyError(this.ns, ID_INDEX, ["_id"], [doc._id]);
     }
-    for (const index of this.uniqueIndexes.values()) index.check(doc, id);
-    for (const index of this.uniqueIndexes.values()) index.add(doc, id);
-    for (const index of this.fieldIndexes.values()) index.add(doc, id);
+    this.reindex(id, undefined, doc);
     this.docs.set(id, doc);
     this.sink.record({ op: "put", db: this.db, coll: this.name, doc });
     return doc;
@@ -112,11 +111,7 @@ export class Collection {
         "Performing an update on the path '_id' would modify the immutable field '_id'",
       );
     }
-    for (const index of this.uniqueIndexes.values()) index.check(next, id);
-    for (const index of this.allIndexes()) {
-      index.remove(current, id);
-      index.add(next, id);
-    }
+    this.reindex(id, current, next);
     this.docs.set(id, next);
     this.sink.record({ op: "put", db: this.db, coll: this.name, doc: next });
   }
@@ -124,7 +119,7 @@ export class Collection {
   remove(doc: Doc): void {
     const id = keyOf(doc._id);
     if (!this.docs.delete(id)) return;
-    for (const index of this.allIndexes()) index.remove(doc, id);
+    this.reindex(id, doc, undefined);
     this.sink.record({ op: "delete", db: this.db, coll: this.name, id: doc._id });
   }
 
@@ -160,8 +155,9 @@ export class Collection {
       const index = new UniqueIndex(spec, this.ns);
       // Building checks existing data first, like mongod refusing a unique index over duplicates.
       for (const [id, doc] of this.docs) {
-        index.check(doc, id);
-        index.add(doc, id);
+        const keys = index.keysFor(doc);
+        index.check(keys, id);
+        index.add(keys, id);
       }
       this.uniqueIndexes.set(spec.name, index);
     }
@@ -185,17 +181,34 @@ export class Collection {
   /** Replay path: stores a journaled document without re-checking constraints. */
   restore(doc: Doc): void {
     const id = keyOf(doc._id);
-    const previous = this.docs.get(id);
-    for (const index of this.allIndexes()) {
-      if (previous) index.remove(previous, id);
-      index.add(doc, id);
-    }
+    this.reindex(id, this.docs.get(id), doc, false);
     this.docs.set(id, doc);
   }
 
-  private *allIndexes(): Iterable<UniqueIndex | FieldIndex> {
-    yield* this.uniqueIndexes.values();
-    yield* this.fieldIndexes.values();
+  /**
+   * Moves document `id` in every index from `current`'s keys to `next`'s (either may be absent:
+   * an insert, a removal), after checking every unique index (unless `check` is off, on replay),
+   * so a refused write changes no index. An index whose keys a write leaves as they were is not
+   * touched: most updates change no indexed field, and each key costs a string to build.
+   */
+  private reindex(id: string, current: Doc | undefined, next: Doc | undefined, check = true) {
+    const unique = [...this.uniqueIndexes.values()].flatMap((index) => {
+      const before = current ? index.keysFor(current) : [];
+      const after = next ? index.keysFor(next) : [];
+      return sameKeys(before, after) ? [] : [{ index, before, after }];
+    });
+    if (check) for (const { index, after } of unique) index.check(after, id);
+    for (const { index, before, after } of unique) {
+      index.remove(before, id);
+      index.add(after, id);
+    }
+    for (const index of this.fieldIndexes.values()) {
+      const before = current ? index.keysFor(current) : new Set<string>();
+      const after = next ? index.keysFor(next) : new Set<string>();
+      if (sameKeys(before, after)) continue;
+      index.remove(before, id);
+      index.add(after, id);
+    }
   }
 
   /** One field index per leading field of the current indexes, built from the documents held. */
@@ -214,7 +227,7 @@ export class Collection {
     for (const field of wanted) {
       if (this.fieldIndexes.has(field)) continue;
       const index = new FieldIndex(field);
-      for (const [id, doc] of this.docs) index.add(doc, id);
+      for (const [id, doc] of this.docs) index.add(index.keysFor(doc), id);
       this.fieldIndexes.set(field, index);
     }
   }

@@ -122,20 +122,20 @@ export class UniqueIndex {
     return [...seen.values()];
   }
 
-  /** Throws E11000 if `doc` would collide with a document other than `selfId`. */
-  check(doc: Doc, selfId: string): void {
-    for (const { key, values } of this.keysFor(doc)) {
+  /** Throws E11000 if a document with `keys` would collide with a document other than `selfId`. */
+  check(keys: IndexKey[], selfId: string): void {
+    for (const { key, values } of keys) {
       const owner = this.owners.get(key);
       if (owner !== undefined && owner !== selfId) throw this.duplicateError(values);
     }
   }
 
-  add(doc: Doc, id: string): void {
-    for (const { key } of this.keysFor(doc)) this.owners.set(key, id);
+  add(keys: IndexKey[], id: string): void {
+    for (const { key } of keys) this.owners.set(key, id);
   }
 
-  remove(doc: Doc, id: string): void {
-    for (const { key } of this.keysFor(doc)) {
+  remove(keys: IndexKey[], id: string): void {
+    for (const { key } of keys) {
       if (this.owners.get(key) === id) this.owners.delete(key);
     }
   }
@@ -156,16 +156,16 @@ export class FieldIndex {
 
   constructor(readonly field: string) {}
 
-  add(doc: Doc, id: string): void {
-    for (const key of this.keysFor(doc)) {
+  add(keys: Set<string>, id: string): void {
+    for (const key of keys) {
       const ids = this.entries.get(key);
       if (ids) ids.add(id);
       else this.entries.set(key, new Set([id]));
     }
   }
 
-  remove(doc: Doc, id: string): void {
-    for (const key of this.keysFor(doc)) {
+  remove(keys: Set<string>, id: string): void {
+    for (const key of keys) {
       const ids = this.entries.get(key);
       ids?.delete(id);
       if (ids?.size === 0) this.entries.delete(key);
@@ -176,10 +176,21 @@ export class FieldIndex {
     return this.entries.get(keyOf(value)) ?? [];
   }
 
-  private keysFor(doc: Doc): Set<string> {
+  keysFor(doc: Doc): Set<string> {
     const values = valuesAtPath(doc, this.field);
     return new Set((values.length === 0 ? [null] : values).map(keyOf));
   }
+}
+
+/** Whether two documents give an index the same keys (an update that leaves it alone). */
+export function sameKeys(a: IndexKey[] | Set<string>, b: IndexKey[] | Set<string>): boolean {
+  if (a instanceof Set && b instanceof Set) {
+    return a.size === b.size && [...a].every((key) => b.has(key));
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((entry, i) => entry.key === b[i]!.key);
+  }
+  return false;
 }
 
 export function duplicateKeyError(
