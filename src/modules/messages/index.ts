@@ -22,6 +22,24 @@ import type { MessageService } from "./service.ts";
 const OneMessage = t.Object({ message: Message });
 
 export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages: MessageService }) {
+  /** Both reaction routes: on (PUT) or off (DELETE), answered with the message as it now is. */
+  const react =
+    (on: boolean) =>
+    async ({
+      user,
+      params,
+    }: {
+      user: { id: string };
+      params: { messageId: string; emoji: string };
+    }) => {
+      const { message } = await messages.changes.react(user.id, params.messageId, params.emoji, on);
+      return { message: messageJson(message) };
+    };
+  const reaction = {
+    auth: true,
+    params: ReactionParams,
+    response: withErrors(OneMessage, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
+  } as const;
   return new Elysia({ name: "messages", prefix: "/api/messages", detail: { tags: ["messages"] } })
     .use(auth)
     .get(
@@ -107,43 +125,15 @@ export function messagesModule({ auth, messages }: { auth: AuthPlugin; messages:
         },
       },
     )
-    .put(
-      "/:messageId/reactions/:emoji",
-      async ({ user, params }) => {
-        const { message } = await messages.changes.react(
-          user.id,
-          params.messageId,
-          params.emoji,
-          true,
-        );
-        return { message: messageJson(message) };
+    .put("/:messageId/reactions/:emoji", react(true), {
+      ...reaction,
+      detail: {
+        summary:
+          "React to a message (one reaction per user per emoji); members get `message-updated`",
       },
-      {
-        auth: true,
-        params: ReactionParams,
-        response: withErrors(OneMessage, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
-        detail: {
-          summary:
-            "React to a message (one reaction per user per emoji); members get `message-updated`",
-        },
-      },
-    )
-    .delete(
-      "/:messageId/reactions/:emoji",
-      async ({ user, params }) => {
-        const { message } = await messages.changes.react(
-          user.id,
-          params.messageId,
-          params.emoji,
-          false,
-        );
-        return { message: messageJson(message) };
-      },
-      {
-        auth: true,
-        params: ReactionParams,
-        response: withErrors(OneMessage, [...AUTHENTICATED_CHANGE, 400, 404, 409]),
-        detail: { summary: "Take back the caller's reaction; members get `message-updated`" },
-      },
-    );
+    })
+    .delete("/:messageId/reactions/:emoji", react(false), {
+      ...reaction,
+      detail: { summary: "Take back the caller's reaction; members get `message-updated`" },
+    });
 }
