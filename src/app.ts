@@ -49,6 +49,7 @@ import { apiDocs } from "./plugins/docs.ts";
 import { errorHandler } from "./plugins/errors.ts";
 import { inputGuard } from "./plugins/input-guard.ts";
 import { type Logger, requestLogger } from "./plugins/logger.ts";
+import { AppMetrics, metricsPlugin } from "./plugins/metrics.ts";
 import { securityHeaders } from "./plugins/security.ts";
 import { createRealtime, type RealtimeOptions } from "./realtime/index.ts";
 import { scaledRateRules } from "./realtime/rate-limit.ts";
@@ -79,7 +80,19 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
   const push = config.push
     ? PushNotifier.fromConfig(config.push, { presence: realtime.presence, devices, log, clock })
     : undefined;
-  const messages = new MessageService(models, realtime.hub, chats, push);
+  const metrics = new AppMetrics({
+    // The gateway is made below, with the features that need the message service.
+    socketsOpen: (): number => gateway.socketsOpen,
+    framesPublished: () => realtime.hub.framesPublished,
+    databaseUp: () => db.reachable,
+    redisUp: config.redisUrl ? () => realtime.broker.connected() : undefined,
+  });
+  const messages = new MessageService(
+    models,
+    realtime.hub,
+    chats,
+    push ? [metrics, push] : [metrics],
+  );
   const cleanup = stream
     ? new StreamCleanup({ models, stream, clock, log, intervalMs: config.streamCleanupIntervalMs })
     : null;
@@ -137,6 +150,7 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
           "Accounts, one-to-one chat with presence and typing, live interviews, and call rooms.",
       }),
     )
+    .use(metricsPlugin(metrics, config.metricsToken))
     .use(healthModule([() => db.ping(), async () => realtime.broker.healthy()]))
     .use(
       authModule({

@@ -39,6 +39,7 @@ const EnvSchema = T.Object({
   EXPO_ACCESS_TOKEN: T.Optional(T.String({ minLength: 1 })),
   PUSH_RECEIPT_DELAY_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
   PUSH_RETRY_BASE_MS: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
+  METRICS_TOKEN: T.Optional(T.String({ minLength: 16 })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -78,6 +79,8 @@ export interface Config {
   ice: IceConfig;
   /** Push notifications through Expo; null when EXPO_PUSH_ENABLED is not "true". */
   push: PushConfig | null;
+  /** What `GET /metrics` asks for as a Bearer token; open when unset. */
+  metricsToken: string | undefined;
 }
 
 export interface PushConfig {
@@ -196,6 +199,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     requestBodyTimeoutMs,
     ice,
     push,
+    metricsToken: valid.METRICS_TOKEN,
   };
 }
 

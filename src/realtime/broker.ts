@@ -16,6 +16,8 @@ export interface Broker {
    * ping in time: a hung dependency counts as down (always true for the local one).
    */
   healthy(): Promise<boolean>;
+  /** Whether its connections are up, as last seen (no I/O; `healthy` also asks for an answer). */
+  connected(): boolean;
   /**
    * Called when fan-out works again after an outage, during which this instance's sockets may
    * have missed events published elsewhere (never, for the local broker).
@@ -34,6 +36,10 @@ export class LocalBroker implements Broker {
 
   publish(topic: string, message: string): void {
     this.server?.publish(topic, message);
+  }
+
+  connected(): boolean {
+    return true;
   }
 
   async healthy(): Promise<boolean> {

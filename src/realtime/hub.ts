@@ -93,22 +93,29 @@ export function readControl(message: string): ControlInstruction | undefined {
  * there.
  */
 export class Hub {
+  /** Frames handed to the broker for sockets so far (the metrics' fan-out count). */
+  framesPublished = 0;
+
   constructor(private readonly broker: Broker) {}
 
+  private publish(topic: string, frame: string): void {
+    this.framesPublished++;
+    this.broker.publish(topic, frame);
+  }
+
   toUser(userId: string, event: string, data: unknown): void {
-    this.broker.publish(topics.user(userId), encodeFrame(event, data));
+    this.publish(topics.user(userId), encodeFrame(event, data));
   }
 
   toUsers(userIds: Iterable<string>, event: string, data: unknown): void {
     const frame = encodeFrame(event, data);
-    for (const userId of new Set(userIds)) this.broker.publish(topics.user(userId), frame);
+    for (const userId of new Set(userIds)) this.publish(topics.user(userId), frame);
   }
 
   /** To the sockets that joined the chat, for each of `recipientIds` (typically all but the sender). */
   toChat(chatId: string, recipientIds: Iterable<string>, event: string, data: unknown): void {
     const frame = encodeFrame(event, data);
-    for (const userId of new Set(recipientIds))
-      this.broker.publish(topics.chat(chatId, userId), frame);
+    for (const userId of new Set(recipientIds)) this.publish(topics.chat(chatId, userId), frame);
   }
 
   /** Closes every socket of the user, on every instance (their account is gone). */
@@ -147,7 +154,7 @@ export class Hub {
   toSession(sessionId: string, recipientIds: Iterable<string>, event: string, data: unknown): void {
     const frame = encodeFrame(event, data);
     for (const userId of new Set(recipientIds)) {
-      this.broker.publish(topics.session(sessionId, userId), frame);
+      this.publish(topics.session(sessionId, userId), frame);
     }
   }
 
@@ -155,7 +162,7 @@ export class Hub {
   toRoom(roomId: string, recipientIds: Iterable<string>, event: string, data: unknown): void {
     const frame = encodeFrame(event, data);
     for (const userId of new Set(recipientIds)) {
-      this.broker.publish(topics.room(roomId, userId), frame);
+      this.publish(topics.room(roomId, userId), frame);
     }
   }
 }

@@ -43,9 +43,11 @@ export interface HistoryQuery {
 export interface MessageStored {
   chat: { id: string; kind: ChatKind; name: string | null; memberIds: string[] };
   message: MessageJson;
+  /** From the send arriving here to its fan-out: what its sender waits before the acknowledgement. */
+  elapsedMs: number;
 }
 
-/** Told of every stored message after its fan-out; must not block or throw (push). */
+/** Told of every stored message after its fan-out; must not block or throw (push, metrics). */
 export interface StoredListener {
   messageStored(event: MessageStored): void;
 }
@@ -65,13 +67,14 @@ export class MessageService {
     private readonly models: Models,
     private readonly hub: Hub,
     private readonly chats: ChatService,
-    private readonly listener?: StoredListener,
+    private readonly listeners: StoredListener[] = [],
   ) {
     this.log = new MessageLog(models);
     this.changes = new MessageChanges(models, hub, chats, this.log);
   }
 
   async send(input: SendInput): Promise<SendResult> {
+    const startedAt = performance.now();
     const text = trimmedText(input.text);
     const membership =
       input.membership ?? (await this.chats.membership(input.chatId, input.sender.id));
@@ -104,7 +107,7 @@ export class MessageService {
       chatId: input.chatId,
       isTyping: false,
     });
-    this.listener?.messageStored({
+    const event: MessageStored = {
       chat: {
         id: input.chatId,
         kind: membership.kind,
@@ -112,7 +115,9 @@ export class MessageService {
         memberIds: membership.participantIds,
       },
       message,
-    });
+      elapsedMs: performance.now() - startedAt,
+    };
+    for (const listener of this.listeners) listener.messageStored(event);
     return { message, created: true };
   }
 

@@ -83,6 +83,10 @@ export interface GatewayDeps {
  */
 export class RealtimeGateway {
   private readonly sockets = new Map<Connection, SocketState>();
+
+  get socketsOpen(): number {
+    return this.sockets.size;
+  }
   /** Close handlers still giving back presence; stop() waits for them. */
   private readonly closing = new Set<Promise<void>>();
   private readonly sweep: Timer;

@@ -84,6 +84,10 @@ export class RedisBroker implements Broker {
     });
   }
 
+  connected(): boolean {
+    return this.commands.up && this.subscriber.up;
+  }
+
   /** Both connections up, and each answers a PING in time (a silent one is dropped meanwhile). */
   async healthy(): Promise<boolean> {
     if (!this.commands.up || !this.subscriber.up) return false;
