@@ -203,8 +203,8 @@ export class RealtimeGateway {
     }
   }
 
-  /** `raw` is the frame as Elysia hands it over: parsed JSON when it was JSON, else a string or bytes. */
-  message(connection: Connection, raw: unknown): Promise<void> {
+  /** `raw` is the frame as it arrived: text, or bytes for a binary frame. */
+  message(connection: Connection, raw: string | Buffer): Promise<void> {
     const state = this.sockets.get(connection);
     if (!state) return Promise.resolve();
     state.queue = state.queue
@@ -213,21 +213,23 @@ export class RealtimeGateway {
     return state.queue;
   }
 
-  private async handle(state: SocketState, raw: unknown): Promise<void> {
+  private async handle(state: SocketState, raw: string | Buffer): Promise<void> {
     const { connection } = state;
-    // The same rule as for request bodies, first: what follows may recurse through the frame.
-    const unsafe = findUnsafeInput(raw, "frame");
-    if (!unsafe && frameSize(raw) > MAX_FRAME_BYTES) {
+    if ((typeof raw === "string" ? Buffer.byteLength(raw) : raw.byteLength) > MAX_FRAME_BYTES) {
       connection.close(1009, "Frame too large");
       return;
     }
-    const ref =
-      typeof raw === "object" && raw !== null ? (raw as { ref?: unknown }).ref : undefined;
+    let ref: string | undefined;
     try {
+      const parsed = parseJson(raw);
+      const given = (parsed as { ref?: unknown }).ref;
+      if (typeof given === "string") ref = given;
+      // The same rule as for request bodies, before anything recurses through the frame.
+      const unsafe = findUnsafeInput(parsed, "frame");
       if (unsafe) throw new FrameError("VALIDATION", "The frame is invalid", [unsafe]);
-      await this.dispatch(state, parseFrame(raw));
+      await this.dispatch(state, parseFrame(parsed));
     } catch (error) {
-      this.sendError(state, error, typeof ref === "string" ? ref : undefined);
+      this.sendError(state, error, ref);
     }
   }
 
@@ -325,20 +327,23 @@ export class RealtimeGateway {
   }
 }
 
-function frameSize(raw: unknown): number {
-  if (typeof raw === "string") return Buffer.byteLength(raw);
-  if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) return raw.byteLength;
-  // Elysia parsed it already; its JSON is within a few bytes of what arrived.
-  return Buffer.byteLength(JSON.stringify(raw) ?? "");
+const NOT_A_FRAME = 'A frame must be a JSON object: { "event", "data", "ref"? }';
+
+/** A text frame's JSON; anything else (not JSON, binary, not an object) is refused. */
+function parseJson(raw: string | Buffer): object {
+  let parsed: unknown;
+  try {
+    parsed = typeof raw === "string" ? JSON.parse(raw) : undefined;
+  } catch {
+    // Not JSON (or nested too deep for the parser): the same answer.
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new FrameError("VALIDATION", NOT_A_FRAME);
+  }
+  return parsed;
 }
 
-function parseFrame(raw: unknown): ClientFrame {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
-    throw new FrameError(
-      "VALIDATION",
-      'A frame must be a JSON object: { "event", "data", "ref"? }',
-    );
-  }
+function parseFrame(raw: object): ClientFrame {
   const { event } = raw as { event?: unknown };
   if (!isClientEvent(event)) {
     throw new FrameError(

@@ -1,11 +1,8 @@
 import { Elysia, t } from "elysia";
-import { ForbiddenError } from "../../errors.ts";
-import { type AuthPlugin, isCookieAuthenticated } from "../../plugins/auth.ts";
+import { BadRequestError, ForbiddenError } from "../../errors.ts";
+import { type AuthPlugin, type AuthUser, isCookieAuthenticated } from "../../plugins/auth.ts";
 import { trustedOrigin } from "../../plugins/csrf.ts";
 import type { Connection, RealtimeGateway } from "./gateway.ts";
-
-/** Bun's ServerWebSocket; its typings omit getBufferedAmount, which the runtime has. */
-const connectionOf = (ws: { raw: unknown }) => ws.raw as Connection;
 
 export interface RealtimeModuleDeps {
   auth: AuthPlugin;
@@ -14,9 +11,25 @@ export interface RealtimeModuleDeps {
   allowedOrigins: string[];
 }
 
+/** What a socket carries: its user, and the handlers Elysia's server-wide `websocket` calls. */
+interface SocketData {
+  user: AuthUser;
+  open(ws: SocketOf): void;
+  message(ws: SocketOf, message: string | Buffer): void;
+  close(ws: SocketOf): void;
+}
+/** Bun's ServerWebSocket; its typings omit getBufferedAmount, which the runtime has. */
+type SocketOf = Connection & { data: SocketData };
+
 /**
- * `/ws` on Bun's native WebSocket through Elysia's `.ws()`. The auth plugin refuses the upgrade
- * with HTTP 401 unless the token is good; after that every frame goes to the gateway.
+ * `/ws` on Bun's native WebSocket. The auth plugin refuses the upgrade with HTTP 401 unless the
+ * token is good; after that every frame goes to the gateway.
+ *
+ * The upgrade is Bun's own (`server.upgrade`), not Elysia's `.ws()`: that keeps a copy of the whole
+ * request context and eight closures with every socket, and builds a wrapper with fifteen bound
+ * methods for every frame; here a socket holds its user and references to three handlers shared
+ * by all (Elysia's server-wide `websocket` calls `ws.data.open`, `message` and `close`). Frames
+ * arrive as text and the gateway parses them itself, so the 64 KiB rule measures what arrived.
  *
  * Browsers send the cookie with an upgrade from any page, and WebSockets have no CORS, so a socket
  * authenticated by the cookie alone must come from a trusted origin (plugins/csrf.ts), else 403:
@@ -29,22 +42,32 @@ export interface RealtimeModuleDeps {
  */
 export function realtimeModule({ auth, gateway, allowedOrigins }: RealtimeModuleDeps) {
   const trusted = trustedOrigin(allowedOrigins);
-  return new Elysia({ name: "realtime" }).use(auth).ws("/ws", {
-    auth: true,
-    query: t.Object({ token: t.Optional(t.String()) }),
-    beforeHandle({ request }) {
+  const handlers: Omit<SocketData, "user"> = {
+    open: (ws) => void gateway.open(ws, ws.data.user, ws.data.user.signInId),
+    message: (ws, message) => void gateway.message(ws, message),
+    close: (ws) => void gateway.close(ws),
+  };
+  return new Elysia({ name: "realtime" }).use(auth).get(
+    "/ws",
+    ({ request, server, user, set }) => {
       if (isCookieAuthenticated(request) && !trusted(request)) {
         throw new ForbiddenError("This page may not open a socket with the session cookie");
       }
+      const data: SocketData = { user, ...handlers };
+      const headers = set.headers as Record<string, string>;
+      if (!server?.upgrade(request, { data, headers })) {
+        throw new BadRequestError("Expected a WebSocket upgrade", "VALIDATION");
+      }
+      // Bun answers the upgrade itself (101); nothing more to send.
+      return undefined;
     },
-    open(ws) {
-      return gateway.open(connectionOf(ws), ws.data.user, ws.data.user.signInId);
+    {
+      auth: true,
+      query: t.Object({ token: t.Optional(t.String()) }),
+      detail: {
+        tags: ["realtime"],
+        summary: "The WebSocket: 101 with a good token, else 401 (403 for a cross-site cookie)",
+      },
     },
-    message(ws, message) {
-      return gateway.message(connectionOf(ws), message);
-    },
-    close(ws) {
-      return gateway.close(connectionOf(ws));
-    },
-  });
+  );
 }
