@@ -173,12 +173,17 @@ async function chatStep(
   ms: number,
   maxInFlight: number,
   drainMs: number,
+  startAt?: number,
+  phase = 0,
 ): Promise<Reply> {
   stepId++;
   pending.clear();
   for (const user of chatUsers) user.inFlight = 0;
   const users = chatUsers.filter((u) => u.ws);
-  const start = now();
+  // The window opens at `startAt` (the epoch clock every process shares), or now.
+  // If this command arrived late, the window opens on arrival, and `startLagMs` says by how much.
+  const scheduled = startAt === undefined ? now() : startAt - performance.timeOrigin;
+  const start = Math.max(now(), scheduled);
   stepStats = {
     windowEnd: start + ms,
     ackedInWindow: 0,
@@ -187,21 +192,30 @@ async function chatStep(
     latencies: [],
     ackLatencies: [],
   };
+  // Sends per second from this process. Any rate works, fractional per user included: the n-th
+  // send is due at (n - phase) / rate seconds into the window, whoever's turn it is (round robin),
+  // so 0.1/s per user over 500 users is one send every 20 ms, not 500 sends every 10 s.
   const rate = ratePerUser * users.length;
   let attempted = 0;
   let sent = 0;
   let skipped = 0;
   let cursor = 0;
+  let startLagMs = Number.NaN;
   const text = "benchmark message: the quick brown fox jumps over the lazy dog";
+  const lead = start - now();
+  if (lead > 5) await Bun.sleep(lead - 3);
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const t = now();
-      if (t - start >= ms) {
+      const elapsed = t - start;
+      if (elapsed < 0) return;
+      if (Number.isNaN(startLagMs)) startLagMs = t - scheduled;
+      if (elapsed >= ms) {
         clearInterval(tick);
         resolve();
         return;
       }
-      const due = Math.floor(((t - start) / 1000) * rate) - attempted;
+      const due = Math.floor((elapsed / 1000) * rate + phase) - attempted;
       for (let i = 0; i < due; i++) {
         attempted++;
         const user = users[cursor]!;
@@ -236,6 +250,7 @@ async function chatStep(
     ackLatencies: stepStats.ackLatencies,
     missing,
     ms,
+    startLagMs,
   };
 }
 
@@ -382,7 +397,14 @@ async function handle(command: Command): Promise<Reply> {
     case "chat-open":
       return chatOpen(command.pairs);
     case "chat-step":
-      return chatStep(command.ratePerUser, command.ms, command.maxInFlight, command.drainMs);
+      return chatStep(
+        command.ratePerUser,
+        command.ms,
+        command.maxInFlight,
+        command.drainMs,
+        command.startAt,
+        command.phase,
+      );
     case "receivers-open":
       return receiversOpen(command.urls, command.chatId);
     case "count-start":

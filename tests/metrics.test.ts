@@ -33,7 +33,8 @@ describe("GET /metrics, open", () => {
     expect(sample(before.text, "chat_database_up")).toBe(1);
     // No Redis configured: no Redis gauge to mislead.
     expect(before.text).not.toContain("chat_redis_up");
-    expect(before.text).toContain("nodejs_eventloop_lag_seconds");
+    expect(sample(before.text, "process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(sample(before.text, "process_cpu_seconds_total")).toBeGreaterThan(0);
 
     const [ada, bob] = await Promise.all([registerUser(server.api), registerUser(server.api)]);
     const chatId = await chatBetween(server.api, ada, bob);
@@ -74,6 +75,7 @@ describe("GET /metrics, open", () => {
     expect(
       sample(after.text, 'http_requests_total{method="GET",route="unmatched",status="404"}'),
     ).toBeGreaterThanOrEqual(1);
+    expect(after.text).toContain('nodejs_eventloop_lag_seconds{quantile="0.99"}');
     // Route patterns, never the ids or tokens a path or query held.
     expect(after.text).not.toContain(chatId);
     expect(after.text).not.toContain(ada.token);

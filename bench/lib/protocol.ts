@@ -8,7 +8,25 @@ export interface ChatPair {
 
 export type Command =
   | { cmd: "chat-open"; pairs: ChatPair[] }
-  | { cmd: "chat-step"; ratePerUser: number; ms: number; maxInFlight: number; drainMs: number }
+  | {
+      cmd: "chat-step";
+      /** Sends per user per second; fractional rates are fine (sends are spread over time). */
+      ratePerUser: number;
+      ms: number;
+      maxInFlight: number;
+      drainMs: number;
+      /**
+       * When the sending window opens, in ms since the epoch (`performance.timeOrigin +
+       * performance.now()`, the same clock in every process); now when absent. The bench reads
+       * the processes' CPU at exactly this instant and `ms` later.
+       */
+      startAt?: number;
+      /**
+       * Where in the send interval this generator's sends fall, in [0, 1): generators started at
+       * the same instant would otherwise send in lockstep (two sends at once, then nothing).
+       */
+      phase?: number;
+    }
   | { cmd: "receivers-open"; urls: string[]; chatId: string }
   | { cmd: "count-start" }
   | { cmd: "count-stop" }
@@ -42,6 +60,8 @@ export type Reply =
       /** Messages acknowledged but never received by the other side within the drain. */
       missing: number;
       ms: number;
+      /** How late the generator's first send tick was after `startAt`, ms (a scheduling check). */
+      startLagMs: number;
     }
   | { type: "count"; frames: number; ms: number; closed: number }
   | { type: "typed"; sent: number; probeReceived: number; ms: number }

@@ -24,18 +24,17 @@ export interface Row {
 }
 
 export function formatTable(rows: Row[]): string {
-  const header: Row = {
-    workload: "workload",
-    figure: "figure",
-    app: "app",
-    baseline: "baseline",
-    ratio: "app/baseline",
-    target: "target",
-    met: "met",
-  };
-  const keys = Object.keys(header) as (keyof Row)[];
-  const widths = keys.map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)));
-  const line = (r: Row) => `| ${keys.map((k, i) => r[k].padEnd(widths[i]!)).join(" | ")} |`;
+  const keys = ["workload", "figure", "app", "baseline", "ratio", "target", "met"] as const;
+  return formatGrid(
+    ["workload", "figure", "app", "baseline", "app/baseline", "target", "met"],
+    rows.map((r) => keys.map((k) => r[k])),
+  );
+}
+
+/** A markdown table, columns padded to their widest cell. */
+export function formatGrid(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => `| ${widths.map((w, i) => (r[i] ?? "").padEnd(w)).join(" | ")} |`;
   const rule = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
@@ -45,4 +44,8 @@ export const fmt = {
   ms: (n: number) => (Number.isFinite(n) ? `${round(n, n < 10 ? 2 : 1)} ms` : "n/a"),
   kib: (bytes: number) => (Number.isFinite(bytes) ? `${round(bytes / 1024, 1)} KiB` : "n/a"),
   ratio: (n: number) => (Number.isFinite(n) ? `${round(n * 100, 0)}%` : "n/a"),
+  times: (n: number) => (Number.isFinite(n) ? `${round(n, 2)}×` : "n/a"),
+  /** CPU ms per message; null (no such process) and NaN (no message) as n/a. */
+  cpu: (n: number | null | undefined) =>
+    typeof n === "number" && Number.isFinite(n) ? n.toFixed(3) : "n/a",
 };
