@@ -53,7 +53,9 @@ const HELLO_NAMES = new Set(["hello", "isMaster", "ismaster"]);
  * get mongod's codes.
  */
 export function helloWaitMs(command: Doc, current: TopologyVersion): number | undefined {
-  const name = Object.keys(command)[0];
+  // Asked of every command: its name is the first key, found without listing them all.
+  let name: string | undefined;
+  for (name in command) break;
   if (name === undefined || !HELLO_NAMES.has(name)) return undefined;
   const theirs = command.topologyVersion;
   const maxAwaitTimeMS = command.maxAwaitTimeMS;
