@@ -12,6 +12,7 @@ import {
   docArg,
   stringArg,
 } from "./command-context.ts";
+import { checkCollation } from "./command-options.ts";
 import { badValue, ErrorCode, StoreError } from "./errors.ts";
 import { ID_INDEX, normalizeIndexSpec } from "./indexes.ts";
 import { compileFilter } from "./mingo-adapter.ts";
@@ -41,13 +42,45 @@ function existing(context: CommandContext, name: string): Collection {
 
 export const create: CommandHandler = (command, context) => {
   const name = stringArg(command, "create");
+  checkCreateOptions(command);
   const options: Doc = {};
   for (const [key, value] of Object.entries(command)) {
     if (key !== "create" && !GENERIC_FIELDS.has(key)) options[key] = value;
   }
+  // The simple collation is the default, which mongod does not record.
+  if (options.collation !== undefined) delete options.collation;
   // Like mongod 7, creating an existing collection is not an error.
   context.catalog.ensureCollection(context.db, name, options);
   return { ok: 1 };
+};
+
+/** Views, validators and collations would change what the store returns: refuse them. */
+function checkCreateOptions(command: Doc): void {
+  if (command.viewOn !== undefined || command.pipeline !== undefined) {
+    throw new StoreError(
+      ErrorCode.NotImplemented,
+      "create with viewOn/pipeline: views are not supported by the embedded store",
+    );
+  }
+  const validator = command.validator;
+  if (
+    validator !== undefined &&
+    !(isPlainObject(validator) && Object.keys(validator).length === 0)
+  ) {
+    throw new StoreError(
+      ErrorCode.NotImplemented,
+      "create with a validator: document validation is not supported by the embedded store",
+    );
+  }
+  checkCollation(command.collation);
+}
+
+/** Changing collection options (validators, views, TTL, hidden indexes) is not implemented. */
+export const collMod: CommandHandler = () => {
+  throw new StoreError(
+    ErrorCode.CommandNotSupported,
+    "collMod is not supported by the embedded store",
+  );
 };
 
 export const drop: CommandHandler = (command, context) => {
@@ -65,7 +98,9 @@ export const dropDatabase: CommandHandler = (_command, context) => {
 
 export const createIndexes: CommandHandler = (command, context) => {
   const name = stringArg(command, "createIndexes");
-  const specs = arrayArg(command, "indexes").map(normalizeIndexSpec);
+  const rawSpecs = arrayArg(command, "indexes");
+  for (const raw of rawSpecs) if (isPlainObject(raw)) checkCollation(raw.collation);
+  const specs = rawSpecs.map(normalizeIndexSpec);
   if (specs.length === 0) throw badValue("Must specify at least one index to create");
   const { collection, created } = context.catalog.ensureCollection(context.db, name);
   const numIndexesBefore = collection.indexSpecs().length;

@@ -9,7 +9,7 @@ import type { CommandContext, CommandHandler } from "./command-context.ts";
 import { ErrorCode, StoreError, toStoreError } from "./errors.ts";
 import * as read from "./read-commands.ts";
 import type { Doc } from "./values.ts";
-import type { ReplyBody } from "./wire.ts";
+import { MAX_INTERNAL_BSON_BYTES, oversizedBody, type ReplyBody } from "./wire.ts";
 import * as write from "./write-commands.ts";
 
 const HANDLERS: Record<string, CommandHandler> = {
@@ -51,6 +51,7 @@ const HANDLERS: Record<string, CommandHandler> = {
   listCollections: catalogCommands.listCollections,
   listDatabases: catalogCommands.listDatabases,
   dbStats: catalogCommands.dbStats,
+  collMod: catalogCommands.collMod,
 };
 
 const TRANSACTION_COMMANDS = new Set(["commitTransaction", "abortTransaction"]);
@@ -62,10 +63,21 @@ function transactionError(): StoreError {
   );
 }
 
+/** mongod refuses an OP_MSG body over BSONObjMaxInternalSize while parsing it (BSONObj's check). */
+function tooLargeBody(size: number, name: string, value: unknown): StoreError {
+  const first = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return new StoreError(
+    ErrorCode.BSONObjectTooLarge,
+    `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${MAX_INTERNAL_BSON_BYTES}(16MB) First element: ${name}: ${first}`,
+  );
+}
+
 export function runCommand(command: Doc, context: CommandContext): ReplyBody {
   const name = Object.keys(command)[0];
   try {
     if (name === undefined) throw new StoreError(ErrorCode.FailedToParse, "empty command");
+    const bodySize = oversizedBody(command);
+    if (bodySize !== undefined) throw tooLargeBody(bodySize, name, command[name]);
     if (
       TRANSACTION_COMMANDS.has(name) ||
       command.startTransaction !== undefined ||

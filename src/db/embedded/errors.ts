@@ -12,6 +12,7 @@ const CODE_NAMES: Record<number, string> = {
   20: "IllegalOperation",
   26: "NamespaceNotFound",
   27: "IndexNotFound",
+  28: "PathNotViable",
   40: "ConflictingUpdateOperators",
   43: "CursorNotFound",
   48: "NamespaceExists",
@@ -22,6 +23,9 @@ const CODE_NAMES: Record<number, string> = {
   73: "InvalidNamespace",
   85: "IndexOptionsConflict",
   86: "IndexKeySpecsConflict",
+  115: "CommandNotSupported",
+  238: "NotImplemented",
+  10334: "BSONObjectTooLarge",
   11000: "DuplicateKey",
 };
 
@@ -33,6 +37,7 @@ export const ErrorCode = {
   IllegalOperation: 20,
   NamespaceNotFound: 26,
   IndexNotFound: 27,
+  PathNotViable: 28,
   ConflictingUpdateOperators: 40,
   CursorNotFound: 43,
   NamespaceExists: 48,
@@ -43,6 +48,9 @@ export const ErrorCode = {
   InvalidNamespace: 73,
   IndexOptionsConflict: 85,
   IndexKeySpecsConflict: 86,
+  CommandNotSupported: 115,
+  NotImplemented: 238,
+  BSONObjectTooLarge: 10334,
   DuplicateKey: 11000,
 } as const;
 
@@ -94,6 +102,12 @@ export function toStoreError(error: unknown): StoreError {
   if (error instanceof StoreError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/immutable field/i.test(message)) return new StoreError(ErrorCode.ImmutableField, message);
+  // mingo knows $jsonSchema but needs a JSON Schema validator, which the store does not have.
+  if (message.includes("$jsonSchema requires"))
+    return new StoreError(
+      ErrorCode.NotImplemented,
+      "$jsonSchema is not supported by the embedded store",
+    );
   if (/Unknown (update|pipeline) operator/i.test(message)) return failedToParse(message);
   return badValue(message);
 }

@@ -3,12 +3,11 @@
  * MongoDB wire protocol, for development and tests without a mongod.
  * Production points the same code at a real MongoDB; only the URI differs.
  */
-import { serialize } from "bson";
 import { CursorRegistry } from "./cursors.ts";
 import { Catalog } from "./database.ts";
 import { Journal } from "./persistence.ts";
 import { startServer } from "./server.ts";
-import { toWire } from "./values.ts";
+import { serializeDocument, toWire } from "./values.ts";
 
 export interface EmbeddedStoreOptions {
   /** 0 or omitted = a free port. */
@@ -42,7 +41,7 @@ export async function startEmbeddedStore(
     journal = active;
   }
   const durable = () => journal?.sync() ?? Promise.resolve();
-  const cursors = new CursorRegistry((doc) => serialize(toWire(doc)));
+  const cursors = new CursorRegistry((doc) => serializeDocument(toWire(doc)));
   let server: ReturnType<typeof startServer>;
   try {
     server = startServer({ host, port: options.port ?? 0, catalog, cursors, durable });

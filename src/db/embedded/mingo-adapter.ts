@@ -3,16 +3,24 @@
  * Scripting operators ($where, $function, $accumulator) are disabled: this
  * server must never execute code sent by a client.
  */
-// mingo's entry point (`Query`, `Aggregator`, `updateOne`) adds every operator to what it is given.
-import { Aggregator, updateOne as mingoUpdateOne, Query as QueryWithAllOperators } from "mingo";
+// Not mingo's entry point: its `Query`/`Aggregator`/`updateOne` put mingo's own operators over ours.
+import { Aggregator } from "mingo/aggregator";
 import { Context } from "mingo/core";
+import type { Cursor } from "mingo/cursor";
+import type { Source } from "mingo/lazy";
 import * as projectionOperators from "mingo/operators/projection";
-import * as queryOperators from "mingo/operators/query";
 import { Query } from "mingo/query";
-import type { CollectionResolver, Options } from "mingo/types";
-import { type Modifier, update as mingoUpdate, type PipelineStage } from "mingo/updater";
+import type { CollectionResolver, Options, Projection } from "mingo/types";
+import {
+  type Modifier,
+  update as mingoUpdate,
+  updateOne as mingoUpdateOne,
+  type PipelineStage,
+} from "mingo/updater";
 import { badValue, toStoreError } from "./errors.ts";
-import { type Doc, isPlainObject } from "./values.ts";
+import { filterTraits, withLongs } from "./query-operators.ts";
+import { FULL_CONTEXT, QUERY_TABLE } from "./typed-operators.ts";
+import { type Doc, fromWire, isPlainObject, storedPipelinePaths, toWire } from "./values.ts";
 
 const BASE_OPTIONS: Partial<Options> = { scriptEnabled: false, useStrictMode: true };
 
@@ -25,15 +33,29 @@ const BASE_OPTIONS: Partial<Options> = { scriptEnabled: false, useStrictMode: tr
  */
 const LEAN_OPTIONS: Partial<Options> = {
   ...BASE_OPTIONS,
-  context: Context.init({ query: queryOperators, projection: projectionOperators }),
+  context: Context.init({ query: QUERY_TABLE, projection: projectionOperators } as never),
 };
-const FULL_OPTIONS: Partial<Options> = BASE_OPTIONS;
+const FULL_OPTIONS: Partial<Options> = { ...BASE_OPTIONS, context: FULL_CONTEXT };
+/**
+ * Update operators run with mingo's own `_id` guard turned off (it refuses any path named `_id`,
+ * even `$set` to the current value): the store compares `_id` before and after instead, as mongod
+ * does (see update.ts).
+ */
+const UPDATE_OPTIONS: Partial<Options> = { ...LEAN_OPTIONS, idKey: "\u0000" };
 
-/** True when a filter uses `$expr` anywhere (inside $and/$or/$elemMatch too). */
-function usesExpressions(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(usesExpressions);
-  if (!isPlainObject(value)) return false;
-  return Object.entries(value).some(([key, inner]) => key === "$expr" || usesExpressions(inner));
+/** A query matching documents with their numbers typed, so `$type` tells Int32, Double and Int64 apart. */
+class TypedQuery extends Query {
+  override test<T>(obj: T): boolean {
+    return super.test(toWire(obj as Doc));
+  }
+}
+
+/** A query whose computed projection sees typed numbers, as aggregation's `$project` does. */
+class ProjectingQuery extends TypedQuery {
+  override find<R>(collection: Source, projection?: Projection<R>): Cursor<R> {
+    const docs = Array.from(collection as Iterable<Doc>, (doc) => toWire(doc));
+    return super.find<R>(docs, projection);
+  }
 }
 
 /** Inclusion, exclusion, `$elemMatch` and `$slice` need no expression operators. */
@@ -48,7 +70,12 @@ function isPlainProjection(projection: Doc): boolean {
 
 export type Matcher = { test(doc: Doc): boolean };
 
-export function compileFilter(filter: unknown, projection?: Doc): Query {
+function withVariables(options: Partial<Options>, variables: Doc | undefined): Partial<Options> {
+  return variables ? { ...options, variables } : options;
+}
+
+/** `variables` are a command's `let` values, which `$expr` and computed projections can read. */
+export function compileFilter(filter: unknown, projection?: Doc, variables?: Doc): Query {
   if (
     filter !== undefined &&
     filter !== null &&
@@ -57,11 +84,13 @@ export function compileFilter(filter: unknown, projection?: Doc): Query {
     throw badValue("filter must be an object");
   }
   try {
-    const lean = !usesExpressions(filter) && (!projection || isPlainProjection(projection));
-    const condition = (filter ?? {}) as Doc;
-    return lean
-      ? new Query(condition, LEAN_OPTIONS)
-      : new QueryWithAllOperators(condition, FULL_OPTIONS);
+    const traits = filterTraits(filter);
+    const lean = !traits.expressions && (!projection || isPlainProjection(projection));
+    const condition = (traits.bigints ? withLongs(filter) : (filter ?? {})) as Doc;
+    const options = lean ? LEAN_OPTIONS : withVariables(FULL_OPTIONS, variables);
+    if (projection && !isPlainProjection(projection))
+      return new ProjectingQuery(condition, options);
+    return traits.types ? new TypedQuery(condition, options) : new Query(condition, options);
   } catch (error) {
     throw toStoreError(error);
   }
@@ -71,10 +100,27 @@ export function runPipeline(
   docs: Iterable<Doc>,
   pipeline: Doc[],
   resolver: CollectionResolver,
+  variables?: Doc,
 ): Doc[] {
   try {
-    const aggregator = new Aggregator(pipeline, { ...FULL_OPTIONS, collectionResolver: resolver });
-    return aggregator.run(Array.isArray(docs) ? docs : Array.from(docs)) as Doc[];
+    const aggregator = new Aggregator(storedPipelinePaths(pipeline) as Doc[], {
+      ...withVariables(FULL_OPTIONS, variables),
+      collectionResolver: (name: string) => resolver(name).map((doc) => toWire(doc as Doc)),
+    });
+    // Aggregation computes with typed numbers (Double, Int32, Long), as mongod does.
+    return aggregator.run(Array.from(docs, toWire)) as Doc[];
+  } catch (error) {
+    throw toStoreError(error);
+  }
+}
+
+/** Evaluates an aggregation expression that reads no document (a command's `let` value). */
+export function evaluateConstant(expression: unknown): unknown {
+  try {
+    const [result] = new Aggregator([{ $replaceWith: { value: expression } }], FULL_OPTIONS).run([
+      {},
+    ]) as Doc[];
+    return result?.value;
   } catch (error) {
     throw toStoreError(error);
   }
@@ -91,20 +137,24 @@ export function applyOperators(
     return mingoUpdate(doc, modifier as Modifier<Doc>, arrayFilters, condition, {
       // Stored documents are never mutated in place, so sharing operand values is safe.
       cloneMode: "none",
-      queryOptions: LEAN_OPTIONS,
+      queryOptions: UPDATE_OPTIONS,
     });
   } catch (error) {
     throw toStoreError(error);
   }
 }
 
-/** Runs an update pipeline ($set/$unset/$project/...) and returns the new document. */
-export function applyPipelineUpdate(doc: Doc, pipeline: Doc[]): Doc {
-  const holder = [doc];
+/**
+ * Runs an update pipeline ($set/$unset/$project/...) and returns the new document, computed with
+ * typed numbers like aggregation and stored back with its number hints (values.ts `fromWire`).
+ */
+export function applyPipelineUpdate(doc: Doc, pipeline: Doc[], variables?: Doc): Doc {
+  const holder = [toWire(doc)];
   try {
-    mingoUpdateOne(holder, {}, pipeline as PipelineStage[], { cloneMode: "none" }, FULL_OPTIONS);
+    const options = withVariables(FULL_OPTIONS, variables);
+    mingoUpdateOne(holder, {}, pipeline as PipelineStage[], { cloneMode: "none" }, options);
   } catch (error) {
     throw toStoreError(error);
   }
-  return holder[0] as Doc;
+  return fromWire(holder[0]) as Doc;
 }

@@ -27,9 +27,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { deserialize, serialize } from "bson";
+import { deserialize } from "bson";
 import type { ChangeRecord } from "./changes.ts";
-import { type Doc, fromWire, toWire } from "./values.ts";
+import { type Doc, fromWire, serializeDocument, toWire } from "./values.ts";
 
 const HEADER_BYTES = 8;
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
@@ -40,7 +40,7 @@ const COMPACT_CHUNK_BYTES = 1024 * 1024;
 
 export function encodeRecord(change: ChangeRecord): Uint8Array {
   const body: Doc = change.op === "put" ? { ...change, doc: toWire(change.doc) } : { ...change };
-  const payload = serialize(body);
+  const payload = serializeDocument(body);
   const record = new Uint8Array(HEADER_BYTES + payload.length);
   const view = new DataView(record.buffer);
   view.setUint32(0, payload.length, true);

@@ -13,10 +13,11 @@ import {
   optionalDocArg,
   stringArg,
 } from "./command-context.ts";
+import { checkCollation, letVariables } from "./command-options.ts";
 import { badValue, failedToParse } from "./errors.ts";
 import { runPipeline } from "./mingo-adapter.ts";
 import { findDocs } from "./query.ts";
-import { type Doc, deepCopy, isPlainObject, keyOf, valuesAtPath } from "./values.ts";
+import { copyDoc, type Doc, isPlainObject, keyOf, storedKey, valuesAtPath } from "./values.ts";
 import { RawDocument } from "./wire.ts";
 
 export const find: CommandHandler = (command, context) => {
@@ -28,11 +29,13 @@ export const find: CommandHandler = (command, context) => {
     limit = -limit;
     singleBatch = true;
   }
+  checkCollation(command.collation);
   const docs = findDocs(context.catalog.collection(context.db, name), docArg(command, "filter"), {
     sort: optionalDocArg(command, "sort"),
     skip: numberArg(command, "skip"),
     limit,
     projection: optionalDocArg(command, "projection"),
+    variables: letVariables(command),
   });
   return openCursor(
     context,
@@ -116,6 +119,8 @@ export const aggregate: CommandHandler = (command, context) => {
       throw badValue(`${name} is not supported by the embedded store`);
     return stage;
   });
+  checkCollation(command.collation);
+  const variables = letVariables(command);
   const collection =
     typeof target === "string" ? context.catalog.collection(context.db, target) : undefined;
   const mutating = stages.some((stage) => {
@@ -129,7 +134,7 @@ export const aggregate: CommandHandler = (command, context) => {
   const [first, ...rest] = stages;
   const leadingMatch = first && isPlainObject(first.$match) ? first.$match : undefined;
   const input = leadingMatch
-    ? findDocs(collection, leadingMatch)
+    ? findDocs(collection, leadingMatch, { variables })
     : collection
       ? [...collection.all()]
       : [];
@@ -137,10 +142,10 @@ export const aggregate: CommandHandler = (command, context) => {
   const resolve = (name: string): Doc[] => {
     const other: Collection | undefined = context.catalog.collection(context.db, name);
     const docs = other ? [...other.all()] : [];
-    return mutating ? docs.map(deepCopy) : docs;
+    return mutating ? docs.map(copyDoc) : docs;
   };
   const results = remaining.length
-    ? runPipeline(mutating ? input.map(deepCopy) : input, remaining, resolve)
+    ? runPipeline(mutating ? input.map(copyDoc) : input, remaining, resolve, variables)
     : input;
   const cursorOptions = optionalDocArg(command, "cursor") ?? {};
   const ns =
@@ -153,6 +158,7 @@ export const count: CommandHandler = (command, context) => {
   const filter = docArg(command, "query");
   const skip = numberArg(command, "skip") ?? 0;
   const limit = Math.abs(numberArg(command, "limit") ?? 0);
+  checkCollation(command.collation);
   if (!collection) return { n: 0, ok: 1 };
   if (Object.keys(filter).length === 0 && skip === 0 && limit === 0)
     return { n: collection.size, ok: 1 };
@@ -161,8 +167,9 @@ export const count: CommandHandler = (command, context) => {
 
 export const distinct: CommandHandler = (command, context) => {
   const collection = context.catalog.collection(context.db, stringArg(command, "distinct"));
-  const key = command.key;
-  if (typeof key !== "string") throw failedToParse("distinct key must be a string");
+  if (typeof command.key !== "string") throw failedToParse("distinct key must be a string");
+  const key = storedKey(command.key);
+  checkCollation(command.collation);
   const seen = new Map<string, unknown>();
   for (const doc of findDocs(collection, docArg(command, "query"))) {
     for (const value of valuesAtPath(doc, key)) {

@@ -8,8 +8,16 @@
 import { ErrorCode, failedToParse, StoreError } from "./errors.ts";
 import { applyOperators, applyPipelineUpdate } from "./mingo-adapter.ts";
 import {
+  applyQueryPulls,
+  checkOperandTypes,
+  checkUpdatePaths,
+  resolvePositional,
+  splitQueryPulls,
+} from "./update-rules.ts";
+import {
   copyDoc,
   type Doc,
+  formatForMessage,
   hintsOf,
   isPlainObject,
   keyOf,
@@ -40,6 +48,8 @@ export interface UpdateOptions {
   arrayFilters?: Doc[];
   /** The statement's filter; lets the positional `$` operator find its element. */
   filter: Doc;
+  /** The command's `let` variables, for pipeline updates. */
+  variables?: Doc;
 }
 
 /** Returns the updated copy of `current`; `current` itself is left untouched. */
@@ -49,13 +59,19 @@ export function applyUpdate(current: Doc, update: unknown, options: UpdateOption
   if (kind === "replacement") {
     next = replacementOf(current, update as Doc);
   } else if (kind === "pipeline") {
-    next = applyPipelineUpdate(copyDoc(current), update as Doc[]);
+    next = applyPipelineUpdate(copyDoc(current), update as Doc[], options.variables);
   } else {
     next = copyDoc(current);
-    const modifier = withoutSetOnInsert(update as Doc, false);
-    const modified = applyOperators(next, modifier, options.arrayFilters, options.filter);
+    const modifier = resolvePositional(
+      current,
+      withoutSetOnInsert(update as Doc, false),
+      options.arrayFilters,
+      options.filter,
+    );
+    const modified = applyModifier(next, current, modifier);
     setHints(next, mergeHints(hintsOf(current), modifier, modified));
   }
+  if (kind === "pipeline") next = keepId(current._id, next);
   if (keyOf(next._id) !== keyOf(current._id)) {
     throw new StoreError(
       ErrorCode.ImmutableField,
@@ -66,7 +82,12 @@ export function applyUpdate(current: Doc, update: unknown, options: UpdateOption
 }
 
 /** The document an upsert inserts when nothing matched. `_id` may still be missing (the collection adds one). */
-export function buildUpsertDoc(filter: Doc, update: unknown, arrayFilters: Doc[] | undefined): Doc {
+export function buildUpsertDoc(
+  filter: Doc,
+  update: unknown,
+  arrayFilters: Doc[] | undefined,
+  variables?: Doc,
+): Doc {
   const kind = updateKind(update);
   const seed = equalityFields(filter);
   if (kind === "replacement") {
@@ -77,11 +98,67 @@ export function buildUpsertDoc(filter: Doc, update: unknown, arrayFilters: Doc[]
     setHints(doc, hintsOf(replacement));
     return doc;
   }
-  if (kind === "pipeline") return applyPipelineUpdate(seed, update as Doc[]);
-  const modifier = withoutSetOnInsert(update as Doc, true);
-  const modified = applyOperators(seed, modifier, arrayFilters, {});
+  const seededId = seed._id;
+  if (kind === "pipeline")
+    return keepId(seededId, applyPipelineUpdate(seed, update as Doc[], variables));
+  const modifier = resolvePositional(
+    seed,
+    withoutSetOnInsert(update as Doc, true),
+    arrayFilters,
+    undefined,
+  );
+  const modified = applyModifier(seed, seed, modifier);
+  if (seededId !== undefined && keyOf(seed._id) !== keyOf(seededId)) {
+    throw new StoreError(
+      ErrorCode.ImmutableField,
+      "Performing an update on the path '_id' would modify the immutable field '_id'",
+    );
+  }
   setHints(seed, mergeHints(undefined, modifier, modified));
   return seed;
+}
+
+/**
+ * The checks mongod makes on an update when parsing it, before any document is matched: run once
+ * per statement, so they fail the statement even when nothing matches.
+ */
+export function checkUpdate(update: unknown, arrayFilters: Doc[] | undefined): void {
+  if (updateKind(update) === "operators") checkUpdatePaths(update as Doc, arrayFilters);
+}
+
+/**
+ * Applies operators (with concrete paths, see resolvePositional) to `target` in place after
+ * checking them against `before`, the document as it was; returns the modified paths. `_id` is
+ * left to the caller's before/after comparison, as in mongod, where `$set` of `_id` to its
+ * current value is a no-op.
+ */
+function applyModifier(target: Doc, before: Doc, modifier: Doc): string[] {
+  checkOperandTypes(before, modifier);
+  const split = splitQueryPulls(modifier);
+  const modified = applyOperators(target, split ? split.modifier : modifier, undefined, {});
+  if (split) modified.push(...applyQueryPulls(target, split.pulls));
+  return modified;
+}
+
+/**
+ * A pipeline update whose result has no `_id` keeps the document's (mongod's
+ * ObjectReplaceExecutor); another `_id` is refused.
+ */
+function keepId(id: unknown, result: Doc): Doc {
+  if (id === undefined) return result;
+  if (result._id === undefined) {
+    const kept: Doc = { _id: id };
+    for (const key of Object.keys(result)) if (key !== "_id") kept[key] = result[key];
+    setHints(kept, hintsOf(result));
+    return kept;
+  }
+  if (keyOf(result._id) !== keyOf(id)) {
+    throw new StoreError(
+      ErrorCode.ImmutableField,
+      `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${formatForMessage(result._id)}`,
+    );
+  }
+  return result;
 }
 
 function replacementOf(current: Doc, replacement: Doc): Doc {

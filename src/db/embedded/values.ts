@@ -11,7 +11,7 @@
  * each be asked for its own hints. Longs beyond 2^53 stay `bigint`, which the
  * BSON serializer writes back as Int64 without a hint.
  */
-import { Double, EJSON, Long } from "bson";
+import { Binary, BSONError, Double, EJSON, Long, serialize } from "bson";
 
 export type Doc = Record<string, unknown>;
 export type NumberKind = "double" | "long";
@@ -37,6 +37,96 @@ export function isPlainObject(value: unknown): value is Doc {
   if (value === null || typeof value !== "object") return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A field named `__proto__` is held in memory as PROTO_KEY (no BSON field name can contain a NUL),
+ * so that neither plain-object assignment nor mingo ever sees a `__proto__` key: it is an ordinary
+ * field, and nothing in the process can be polluted through it. `serializeDocument` writes it back.
+ */
+export const PROTO_KEY = "\u0000__proto__";
+
+/** A field name or dotted path as it is named in memory (see PROTO_KEY). */
+export function storedKey(key: string): string {
+  if (key === "__proto__") return PROTO_KEY;
+  if (!key.includes("__proto__")) return key;
+  return key
+    .split(".")
+    .map((part) => (part === "__proto__" ? PROTO_KEY : part))
+    .join(".");
+}
+
+function wireKey(key: string): string {
+  return key.includes(PROTO_KEY) ? key.split(PROTO_KEY).join("__proto__") : key;
+}
+
+/**
+ * An aggregation pipeline with its field paths (`"$a.__proto__.b"`, `localField`, ...) named as
+ * in memory; values compared in `$match` filters are left as they are.
+ */
+export function storedPipelinePaths(pipeline: unknown[]): unknown[] {
+  return pipeline.map((stage) => storedPaths(stage, "stage"));
+}
+
+function storedPaths(value: unknown, mode: "stage" | "filter" | "expression"): unknown {
+  if (typeof value === "string") {
+    return mode === "expression" && value.startsWith("$") && value.includes("__proto__")
+      ? `$${storedKey(value.slice(1))}`
+      : value;
+  }
+  if (Array.isArray(value)) return value.map((item) => storedPaths(item, mode));
+  if (!isPlainObject(value)) return value;
+  const out: Doc = {};
+  for (const key of Object.keys(value)) {
+    const inner = value[key];
+    if (mode === "stage") out[key] = storedPaths(inner, key === "$match" ? "filter" : "expression");
+    else if (key === "$expr") out[key] = storedPaths(inner, "expression");
+    else if (mode === "filter") out[key] = storedPaths(inner, "filter");
+    else if ((key === "localField" || key === "foreignField") && typeof inner === "string") {
+      out[key] = storedKey(inner);
+    } else if (key === "pipeline" && Array.isArray(inner)) out[key] = storedPipelinePaths(inner);
+    else out[key] = storedPaths(inner, "expression");
+  }
+  return out;
+}
+
+/** `value` with PROTO_KEY fields named `__proto__` again (own properties, as bson deserializes them). */
+export function restoreProtoKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(restoreProtoKeys);
+  if (!isPlainObject(value)) return value;
+  const out: Doc = {};
+  for (const key of Object.keys(value)) {
+    Object.defineProperty(out, wireKey(key), {
+      value: restoreProtoKeys(value[key]),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** BSON for a reply or journal document; only one holding a `__proto__` field takes a second pass. */
+export function serializeDocument(doc: Doc): Uint8Array {
+  try {
+    return serialize(doc);
+  } catch (error) {
+    if (!(error instanceof BSONError) || !String(error.message).includes("null bytes")) throw error;
+    return serialize(restoreProtoKeys(doc) as Doc);
+  }
+}
+
+/**
+ * mingo decides whether `$set` changes a value with `toString()`, which for a Binary ignores the
+ * subtype: a Binary in memory names its subtype there, so a new subtype over the same bytes is
+ * a change.
+ */
+class StoredBinary extends Binary {
+  override toString(encoding?: "hex" | "base64" | "utf8" | "utf-8"): string {
+    return encoding === undefined
+      ? `${this.sub_type}:${super.toString("base64")}`
+      : super.toString(encoding);
+  }
 }
 
 /** Converts a freshly deserialized value (promoteValues: false) to the in-memory form. */
@@ -65,6 +155,11 @@ class WireConverter {
         this.recordHint("long");
         return Number(big);
       }
+      case "Binary": {
+        if (value.constructor !== Binary) return value;
+        const bin = value as Binary;
+        return new StoredBinary(bin.buffer.subarray(0, bin.position), bin.sub_type);
+      }
     }
     if (Array.isArray(value)) {
       const out: unknown[] = new Array(value.length);
@@ -81,8 +176,9 @@ class WireConverter {
     const out: Doc = {};
     this.owners.push({ owner: out, depth: this.segments.length });
     for (const key of Object.keys(value)) {
-      this.segments.push(key);
-      out[key] = this.convert(value[key]);
+      const name = storedKey(key);
+      this.segments.push(name);
+      out[name] = this.convert(value[key]);
       this.segments.pop();
     }
     this.owners.pop();

@@ -4,8 +4,8 @@
  * OP_REPLY / OP_MSG responses. Anything malformed raises ProtocolError, upon
  * which the connection (only) is closed.
  */
-import { deserialize, serialize } from "bson";
-import { type Doc, fromWire, isPlainObject } from "./values.ts";
+import { deserialize } from "bson";
+import { type Doc, fromWire, isPlainObject, serializeDocument } from "./values.ts";
 
 export const OP_REPLY = 1;
 export const OP_QUERY = 2004;
@@ -20,6 +20,24 @@ const FLAG_MORE_TO_COME = 1 << 1;
 const FLAG_EXHAUST_ALLOWED = 1 << 16;
 
 export class ProtocolError extends Error {}
+
+/** BSONObjMaxUserSize: no smaller message can hold a document over the limit. */
+const MAX_USER_BSON_BYTES = 16 * 1024 * 1024;
+/** BSONObjMaxInternalSize: mongod refuses a command body over it (code 10334). */
+export const MAX_INTERNAL_BSON_BYTES = MAX_USER_BSON_BYTES + 16 * 1024;
+/** Commands that arrived in a message over 16 MiB, with their body section's size. */
+const largeMessages = new WeakMap<Doc, number>();
+
+/** Whether a command came in a message large enough to hold a document over 16 MiB. */
+export function fromLargeMessage(command: Doc): boolean {
+  return largeMessages.has(command);
+}
+
+/** The size of a command's body when it is over what mongod accepts, else undefined. */
+export function oversizedBody(command: Doc): number | undefined {
+  const size = largeMessages.get(command);
+  return size !== undefined && size > MAX_INTERNAL_BSON_BYTES ? size : undefined;
+}
 
 /** Splits a byte stream into complete messages, whatever the TCP chunking. */
 export class FrameReader {
@@ -77,6 +95,7 @@ function decodeMsg(frame: Uint8Array, requestId: number): Request {
   const end = frame.length - (flags & FLAG_CHECKSUM_PRESENT ? 4 : 0);
   let offset = HEADER_BYTES + 4;
   let body: Doc | undefined;
+  let bodySize = 0;
   const sequences: Array<[string, Doc[]]> = [];
   while (offset < end) {
     const kind = frame[offset];
@@ -85,6 +104,7 @@ function decodeMsg(frame: Uint8Array, requestId: number): Request {
       const size = documentSize(frame, offset, end);
       if (body) throw new ProtocolError("OP_MSG has more than one body section");
       body = decodeDocument(frame.subarray(offset, offset + size));
+      bodySize = size;
       offset += size;
     } else if (kind === 1) {
       const size = readInt32(frame, offset);
@@ -109,6 +129,7 @@ function decodeMsg(frame: Uint8Array, requestId: number): Request {
   }
   if (!body) throw new ProtocolError("OP_MSG without body section");
   for (const [identifier, docs] of sequences) body[identifier] = docs;
+  if (frame.length > MAX_USER_BSON_BYTES) largeMessages.set(body, bodySize);
   const db = body.$db;
   if (typeof db !== "string") throw new ProtocolError("OP_MSG command without $db");
   return {
@@ -157,7 +178,7 @@ export class RawDocument {
 export type ReplyBody = Doc | RawDocument;
 
 function encodeBody(body: ReplyBody): Uint8Array {
-  return body instanceof RawDocument ? body.bytes : serialize(body);
+  return body instanceof RawDocument ? body.bytes : serializeDocument(body);
 }
 
 let nextResponseId = 1;

@@ -12,10 +12,18 @@ import {
   optionalDocArg,
   stringArg,
 } from "./command-context.ts";
-import { failedToParse, toStoreError } from "./errors.ts";
+import {
+  checkCollation,
+  checkInsertSize,
+  checkUpdatedSize,
+  checkUpsertSize,
+  letVariables,
+} from "./command-options.ts";
+import { failedToParse, StoreError, toStoreError } from "./errors.ts";
 import { findDocs, project } from "./query.ts";
-import { applyUpdate, buildUpsertDoc, updateKind } from "./update.ts";
+import { applyUpdate, buildUpsertDoc, checkUpdate, updateKind } from "./update.ts";
 import { type Doc, isPlainObject, keyOf, toWire } from "./values.ts";
+import { fromLargeMessage } from "./wire.ts";
 
 interface BatchOutcome {
   writeErrors: Doc[];
@@ -49,8 +57,11 @@ export const insert: CommandHandler = (command, context) => {
   const documents = arrayArg(command, "documents");
   const { collection } = context.catalog.ensureCollection(context.db, name);
   let n = 0;
+  // Only a message over 16 MiB can carry a document over the limit.
+  const checkSizes = fromLargeMessage(command);
   const outcome = runBatch(documents, command.ordered !== false, (doc) => {
     if (!isPlainObject(doc)) throw failedToParse("documents to insert must be objects");
+    if (checkSizes) checkInsertSize(doc);
     collection.insert(doc);
     n++;
   });
@@ -70,9 +81,25 @@ function arrayFiltersOf(statement: Doc): Doc[] | undefined {
   return filters;
 }
 
+/**
+ * Options of update/delete statements checked before any statement runs, as mongod parses the
+ * whole command first: a collation other than simple is refused, and `sort` (an update
+ * statement field only since MongoDB 8.0) is an unknown field, as on 7.0.
+ */
+function checkStatementOptions(statements: unknown[], field: "update.updates" | "delete.deletes") {
+  for (const statement of statements) {
+    if (!isPlainObject(statement)) continue;
+    if (field === "update.updates" && statement.sort !== undefined)
+      throw new StoreError(40415, `BSON field '${field}.sort' is an unknown field.`);
+    if (statement.collation !== undefined) checkCollation(statement.collation);
+  }
+}
+
 export const update: CommandHandler = (command, context) => {
   const name = stringArg(command, "update");
   const statements = arrayArg(command, "updates");
+  checkStatementOptions(statements, "update.updates");
+  const variables = letVariables(command);
   let n = 0;
   let nModified = 0;
   const upserted: Doc[] = [];
@@ -85,20 +112,27 @@ export const update: CommandHandler = (command, context) => {
       throw failedToParse("multi update is not supported for replacement-style update");
     }
     const arrayFilters = arrayFiltersOf(statement);
+    checkUpdate(spec, arrayFilters);
     const collection = context.catalog.collection(context.db, name);
-    const matches = findDocs(collection, filter, { limit: multi ? 0 : 1 });
+    const matches = findDocs(collection, filter, { limit: multi ? 0 : 1, variables });
     if (matches.length === 0) {
       if (statement.upsert !== true) return;
+      const doc = buildUpsertDoc(filter, spec, arrayFilters, variables);
+      checkUpsertSize(doc);
       const target = context.catalog.ensureCollection(context.db, name).collection;
-      const stored = target.insert(buildUpsertDoc(filter, spec, arrayFilters));
+      const stored = target.insert(doc);
       n++;
       upserted.push({ index, _id: stored._id });
       return;
     }
     for (const current of matches) {
-      const next = applyUpdate(current, spec, { arrayFilters, filter });
-      const changed = keyOf(next) !== keyOf(current);
-      if (changed) collection?.replace(current, next);
+      const next = applyUpdate(current, spec, { arrayFilters, filter, variables });
+      const nextKey = keyOf(next);
+      const changed = nextKey !== keyOf(current);
+      if (changed) {
+        checkUpdatedSize(next, nextKey.length);
+        collection?.replace(current, next);
+      }
       n++;
       if (changed) nModified++;
     }
@@ -112,6 +146,8 @@ export const update: CommandHandler = (command, context) => {
 export const remove: CommandHandler = (command, context) => {
   const name = stringArg(command, "delete");
   const statements = arrayArg(command, "deletes");
+  checkStatementOptions(statements, "delete.deletes");
+  const variables = letVariables(command);
   let n = 0;
   const outcome = runBatch(statements, command.ordered !== false, (raw) => {
     const statement = statementDoc(raw);
@@ -120,7 +156,7 @@ export const remove: CommandHandler = (command, context) => {
     if (limit !== 0 && limit !== 1)
       throw failedToParse("The limit field in delete objects must be 0 or 1");
     const collection = context.catalog.collection(context.db, name);
-    for (const doc of findDocs(collection, filter, { limit })) {
+    for (const doc of findDocs(collection, filter, { limit, variables })) {
       collection?.remove(doc);
       n++;
     }
@@ -137,14 +173,17 @@ export const findAndModify: CommandHandler = (command, context: CommandContext) 
   const sort = optionalDocArg(command, "sort");
   const fields = optionalDocArg(command, "fields");
   const returnNew = command.new === true;
+  checkCollation(command.collation);
+  const variables = letVariables(command);
   const collection = context.catalog.collection(context.db, name);
-  const current = findDocs(collection, filter, { sort, limit: 1 })[0];
+  const current = findDocs(collection, filter, { sort, limit: 1, variables })[0];
   const shape = (doc: Doc | undefined): Doc | null => {
     if (!doc) return null;
     if (!fields) return toWire(doc);
     // The filter only matters to positional projections; an updated document may no longer
     // match it, and must still come back.
-    const projected = project([doc], filter, fields)[0] ?? project([doc], {}, fields)[0];
+    const projected =
+      project([doc], filter, fields, variables)[0] ?? project([doc], {}, fields, variables)[0];
     return projected ? toWire(projected) : null;
   };
 
@@ -155,9 +194,14 @@ export const findAndModify: CommandHandler = (command, context: CommandContext) 
   if (command.update === undefined)
     throw failedToParse("Either an update or remove=true must be specified");
   const arrayFilters = arrayFiltersOf(command);
+  checkUpdate(command.update, arrayFilters);
   if (current && collection) {
-    const next = applyUpdate(current, command.update, { arrayFilters, filter });
-    if (keyOf(next) !== keyOf(current)) collection.replace(current, next);
+    const next = applyUpdate(current, command.update, { arrayFilters, filter, variables });
+    const nextKey = keyOf(next);
+    if (nextKey !== keyOf(current)) {
+      checkUpdatedSize(next, nextKey.length);
+      collection.replace(current, next);
+    }
     return {
       lastErrorObject: { n: 1, updatedExisting: true },
       value: shape(returnNew ? next : current),
@@ -167,8 +211,10 @@ export const findAndModify: CommandHandler = (command, context: CommandContext) 
   if (command.upsert !== true) {
     return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
   }
+  const doc = buildUpsertDoc(filter, command.update, arrayFilters, variables);
+  checkUpsertSize(doc);
   const target = context.catalog.ensureCollection(context.db, name).collection;
-  const stored = target.insert(buildUpsertDoc(filter, command.update, arrayFilters));
+  const stored = target.insert(doc);
   return {
     lastErrorObject: { n: 1, updatedExisting: false, upserted: stored._id },
     value: returnNew ? shape(stored) : null,
