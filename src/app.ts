@@ -188,9 +188,12 @@ export function createApp({ config, db, log, clock = systemClock, realtime: tuni
     .use(realtimeModule({ auth, gateway, allowedOrigins: config.corsOrigins }))
     .onStart(({ server }) => {
       if (server) {
-        realtime.attach(server, (message) => {
-          signIns.control(message);
-          gateway.control(message);
+        realtime.attach(server, {
+          control(message) {
+            signIns.control(message);
+            gateway.control(message);
+          },
+          positions: (message) => messages.heard(message),
         });
       }
       cleanup?.start();

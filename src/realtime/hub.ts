@@ -146,6 +146,11 @@ export class Hub {
     this.control({ chatMembers: { chatId, removed } });
   }
 
+  /** Tells every instance how far this one's message log wrote (see MessageLog.heard). */
+  positions(message: string): void {
+    this.broker.publish(topics.positions, message);
+  }
+
   private control(instruction: ControlInstruction): void {
     this.broker.publish(topics.control, JSON.stringify(instruction));
   }

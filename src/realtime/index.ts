@@ -26,16 +26,25 @@ export interface Realtime {
    * Hands the listening server to the broker; call once `listen` has returned. What the broker
    * delivers on the control topic goes to `onControl` instead of to sockets.
    */
-  attach(server: Publisher, onControl: (message: string) => void): void;
+  attach(server: Publisher, listeners: InstanceListeners): void;
   close(): Promise<void>;
 }
 
-/** Routes the control topic to the gateway and everything else to the sockets. */
-function withControl(server: Publisher, onControl: (message: string) => void): Publisher {
+/** What the instance itself hears from every instance, rather than its sockets. */
+export interface InstanceListeners {
+  /** Instructions to the gateways (closing sockets, membership changes, calls). */
+  control(message: string): void;
+  /** How far another instance wrote in its chats (the message log's guesses). */
+  positions(message: string): void;
+}
+
+/** Routes the instance's own topics to their listeners and everything else to the sockets. */
+function withListeners(server: Publisher, listeners: InstanceListeners): Publisher {
   return {
     publish(topic, data) {
-      if (topic !== topics.control) return server.publish(topic, data);
-      onControl(data);
+      if (topic === topics.control) listeners.control(data);
+      else if (topic === topics.positions) listeners.positions(data);
+      else return server.publish(topic, data);
       return 0;
     },
   };
@@ -89,7 +98,7 @@ function realtimeOf(
     presence,
     roomPresence,
     limiter,
-    attach: (server, onControl) => broker.attach(withControl(server, onControl)),
+    attach: (server, listeners) => broker.attach(withListeners(server, listeners)),
     close,
   };
 }

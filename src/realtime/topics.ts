@@ -12,4 +12,6 @@ export const topics = {
   room: (roomId: string, userId: string) => `room:${roomId}:${userId}`,
   /** Not a socket topic: instructions to every instance's gateway (see Realtime.attach). */
   control: "control",
+  /** Not a socket topic: where each instance's message log says how far it wrote in its chats. */
+  positions: "positions",
 };

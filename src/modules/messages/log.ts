@@ -56,9 +56,11 @@ const REMEMBERED_CHATS = 10_000;
  *
  * The unique (chat, seq) and (chat, version) indexes stay the arbiters across instances: `seq`
  * and `version` are guessed from what this process last wrote (else the chat's `lastSeq` and
- * `version`), and a duplicate key moves that chat's guesses on and tries again. A chat that
- * another instance writes to as well is marked shared: its guesses are refreshed from the chat
- * before each batch, one read for all of them. An ordered insert stops at the first failure, and
+ * `version`), and a duplicate key moves that chat's guesses on and tries again. After each batch
+ * every instance is told how far this one wrote (`announce`, through the hub, once per batch), so
+ * a chat that two instances write to (a chat whose members sit on both) is guessed right without
+ * a read before each batch; such a chat is marked shared, and its documents go last in an insert,
+ * where a clash stops nothing else. An ordered insert stops at the first failure, and
  * the failed chat's later messages are renumbered before they are retried, so a chat never gets a
  * hole. A resend (`clientId` already used by its sender) is caught by the unique
  * (sender, clientId) index rather than by a read before every send. Edits, deletions and
@@ -74,7 +76,14 @@ export class MessageLog {
   /** Chats another instance writes to as well: their guesses are refreshed before each batch. */
   private readonly shared = new Set<string>();
 
-  constructor(private readonly models: Models) {}
+  /** Tells the positions this log wrote apart from those other instances announce. */
+  private readonly id = crypto.randomUUID();
+
+  constructor(
+    private readonly models: Models,
+    /** Tells every instance how far this log wrote, once per batch (see `heard`). */
+    private readonly announce: (message: string) => void = () => {},
+  ) {}
 
   append(draft: Draft): Promise<Appended> {
     return new Promise((resolve, reject) => {
@@ -108,11 +117,7 @@ export class MessageLog {
       if (queue) queue.push(item);
       else pending.set(item.draft.chatId, [item]);
     }
-    await this.guess(
-      [...pending.keys()].filter(
-        (chatId) => !this.positions.has(chatId) || this.shared.has(chatId),
-      ),
-    );
+    await this.guess([...pending.keys()].filter((chatId) => !this.positions.has(chatId)));
     /** Taken `seq`s met so far in this batch, per chat. */
     const clashes = new Map<string, number>();
     let seqClashes = 0;
@@ -206,7 +211,12 @@ export class MessageLog {
       }),
       { ordered: false },
     );
-    for (const [chatId, doc] of newest) this.remember(chatId, doc);
+    const announced: Record<string, [number, number]> = {};
+    for (const [chatId, doc] of newest) {
+      this.remember(chatId, doc);
+      announced[chatId] = [doc.seq, doc.version];
+    }
+    this.announce(JSON.stringify({ from: this.id, chats: announced }));
     // A chat's stored messages are the first of its pending ones.
     for (const owner of owners) {
       const items = pending.get(owner.draft.chatId)!;
@@ -296,6 +306,33 @@ export class MessageLog {
     return (await this.models.Message.findOne({ sender: senderId, clientId })
       .populate("sender", "name avatar")
       .lean()) as unknown as PopulatedMessage | null;
+  }
+
+  /**
+   * Another instance wrote these chats up to these positions: the next guess here goes past
+   * them, with no read, and the chats count as shared. What is heard was stored before it was
+   * said, so it never runs ahead; what is not heard (Redis away, or a write racing the news) is
+   * met as a clash, as before.
+   */
+  heard(message: string): void {
+    let parsed: { from?: unknown; chats?: unknown };
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (parsed.from === this.id || typeof parsed.chats !== "object" || parsed.chats === null) {
+      return;
+    }
+    for (const [chatId, position] of Object.entries(parsed.chats)) {
+      if (!Array.isArray(position)) continue;
+      const [seq, version] = position;
+      if (typeof seq !== "number" || typeof version !== "number") continue;
+      // Only chats this process writes to need a guess; the others are read when first written.
+      if (!this.positions.has(chatId)) continue;
+      this.remember(chatId, { seq, version });
+      this.markShared(chatId);
+    }
   }
 
   /** First guesses, from the chats' own record (which may lag behind, never run ahead). */

@@ -69,7 +69,7 @@ export class MessageService {
     private readonly chats: ChatService,
     private readonly listeners: StoredListener[] = [],
   ) {
-    this.log = new MessageLog(models);
+    this.log = new MessageLog(models, (positions) => hub.positions(positions));
     this.changes = new MessageChanges(models, hub, chats, this.log);
   }
 
@@ -119,6 +119,11 @@ export class MessageService {
     };
     for (const listener of this.listeners) listener.messageStored(event);
     return { message, created: true };
+  }
+
+  /** Another instance's message log says how far it wrote (the hub's positions topic). */
+  heard(message: string): void {
+    this.log.heard(message);
   }
 
   async history(
