@@ -6,17 +6,9 @@
  * MONGODB_URI set: there the refused features are checked to work as MongoDB documents them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  type Db,
-  type Document,
-  Double,
-  Int32,
-  Long,
-  MongoClient,
-  MongoServerError,
-} from "mongodb";
+import { type Db, type Document, Double, Int32, Long, MongoClient } from "mongodb";
 import mongoose from "mongoose";
-import { type TestMongo, testMongo } from "./support/mongo.ts";
+import { serverError, type TestMongo, testMongo } from "./support/mongo.ts";
 
 let mongo: TestMongo;
 let client: MongoClient;
@@ -40,16 +32,6 @@ afterAll(async () => {
 /** Test documents use plain `_id` values and free-form fields. */
 type Loose = { _id?: number | string; [field: string]: unknown };
 const coll = (name: string) => db.collection<Loose>(name);
-
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MongoServerError) return error;
-    throw error;
-  }
-  throw new Error("expected a server error");
-}
 
 /** What the embedded store answers for a MongoDB feature it does not implement. */
 const NOT_IMPLEMENTED = 238;

@@ -24,12 +24,11 @@ import {
   MaxKey,
   MinKey,
   MongoClient,
-  MongoServerError,
   ObjectId,
   Timestamp,
 } from "mongodb";
 import { startEmbeddedStore } from "../src/db/embedded/index.ts";
-import { type TestMongo, testMongo, usingExternalMongo } from "./support/mongo.ts";
+import { serverError, type TestMongo, testMongo, usingExternalMongo } from "./support/mongo.ts";
 
 let mongo: TestMongo;
 let client: MongoClient;
@@ -63,16 +62,6 @@ async function ids(collection: Collection<AnyDoc>, filter: Document): Promise<un
 
 function subtypeOf(value: unknown): number | undefined {
   return (value as Binary | undefined)?.sub_type;
-}
-
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MongoServerError) return error;
-    throw error;
-  }
-  throw new Error("expected a server error");
 }
 
 describe("$type", () => {

@@ -11,11 +11,10 @@ import {
   Double,
   MongoBulkWriteError,
   MongoClient,
-  MongoServerError,
   ObjectId,
 } from "mongodb";
 import mongoose from "mongoose";
-import { type TestMongo, testMongo } from "./support/mongo.ts";
+import { serverError, type TestMongo, testMongo } from "./support/mongo.ts";
 
 let mongo: TestMongo;
 let client: MongoClient;
@@ -37,16 +36,6 @@ afterAll(async () => {
   await client?.close();
   await mongo?.stop();
 });
-
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MongoServerError) return error;
-    throw error;
-  }
-  throw new Error("expected a server error");
-}
 
 async function bulkError(promise: Promise<unknown>): Promise<MongoBulkWriteError> {
   try {

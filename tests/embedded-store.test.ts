@@ -17,12 +17,11 @@ import {
   Long,
   MongoBulkWriteError,
   MongoClient,
-  MongoServerError,
   ObjectId,
 } from "mongodb";
 import mongoose from "mongoose";
 import { type EmbeddedStore, startEmbeddedStore } from "../src/db/embedded/index.ts";
-import { type TestMongo, testMongo, usingExternalMongo } from "./support/mongo.ts";
+import { serverError, type TestMongo, testMongo, usingExternalMongo } from "./support/mongo.ts";
 
 let mongo: TestMongo;
 let client: MongoClient;
@@ -61,16 +60,6 @@ interface ThingDoc {
   qty?: Double;
   at?: Date;
   gone?: boolean;
-}
-
-async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MongoServerError) return error;
-    throw error;
-  }
-  throw new Error("expected a server error");
 }
 
 describe("CRUD through the driver", () => {

@@ -3,7 +3,7 @@
  * that is set (dropped again at stop), otherwise a new in-memory embedded
  * store on a free port. Tests written against this run unchanged on both.
  */
-import { MongoClient } from "mongodb";
+import { MongoClient, MongoServerError } from "mongodb";
 import { startEmbeddedStore } from "../../src/db/embedded/index.ts";
 
 export interface TestMongo {
@@ -40,4 +40,15 @@ export async function testMongo(): Promise<TestMongo> {
   }
   const store = await startEmbeddedStore({ port: 0 });
   return { uri: store.uri, dbName, external: false, stop: () => store.stop() };
+}
+
+/** The server's error from a command that must fail (anything else fails the test). */
+export async function serverError(promise: Promise<unknown>): Promise<MongoServerError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof MongoServerError) return error;
+    throw error;
+  }
+  throw new Error("expected a server error");
 }
