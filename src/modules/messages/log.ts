@@ -216,7 +216,6 @@ export class MessageLog {
       this.remember(chatId, doc);
       announced[chatId] = [doc.seq, doc.version];
     }
-    this.announce(JSON.stringify({ from: this.id, chats: announced }));
     // A chat's stored messages are the first of its pending ones.
     for (const owner of owners) {
       const items = pending.get(owner.draft.chatId)!;
@@ -226,6 +225,8 @@ export class MessageLog {
     docs.forEach((doc, i) => {
       owners[i]!.resolve({ created: true, message: doc });
     });
+    // Said after the sends resume, so it leaves with their fan-out (one PUBLISH with Redis).
+    this.announce(JSON.stringify({ from: this.id, chats: announced }));
   }
 
   /**
