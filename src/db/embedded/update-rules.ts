@@ -18,6 +18,7 @@
  * The path and type checks cost a few property lookups per path; positional resolution and the
  * query `$pull` only run for updates that use them.
  */
+import { kindOf, numberTypeOf } from "./bson-types.ts";
 import { badValue, ErrorCode, failedToParse, StoreError, typeMismatch } from "./errors.ts";
 import { compileFilter } from "./mingo-adapter.ts";
 import {
@@ -399,7 +400,7 @@ function checkPath(doc: Doc, op: string, path: string): void {
   if (node === undefined) return;
   const field = path.slice(path.lastIndexOf(".") + 1);
   if (ARITHMETIC.has(op)) {
-    if (!isNumeric(node))
+    if (numberTypeOf(node) === undefined)
       throw typeMismatch(
         `Cannot apply ${op} to a value of non-numeric type. {${idOf(doc)}} has the field '${field}' of non-numeric type ${typeName(doc, path, node)}`,
       );
@@ -423,61 +424,17 @@ function checkPath(doc: Doc, op: string, path: string): void {
   }
 }
 
-function bsonTag(value: unknown): string | undefined {
-  if (value === null || typeof value !== "object") return undefined;
-  const tag = (value as { _bsontype?: unknown })._bsontype;
-  return typeof tag === "string" ? tag : undefined;
-}
-
-function isNumeric(value: unknown): boolean {
-  if (typeof value === "number" || typeof value === "bigint") return true;
-  const tag = bsonTag(value);
-  return tag === "Decimal128" || tag === "Long" || tag === "Double" || tag === "Int32";
-}
-
 function idOf(doc: Doc): string {
   return doc._id === undefined ? "no id" : `_id: ${formatForMessage(doc._id)}`;
 }
 
-/** mongod's name for the BSON type of a stored value (`typeName()` in bsontypes.cpp). */
+/**
+ * mongod's name for the BSON type of a stored value (`typeName()` in bsontypes.cpp): the store's
+ * one reading of BSON types, with the number kind this path was stored as.
+ */
 function typeName(doc: Doc, path: string, value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "array";
-  if (value instanceof Date) return "date";
-  if (value instanceof RegExp) return "regex";
-  switch (typeof value) {
-    case "string":
-      return "string";
-    case "boolean":
-      return "bool";
-    case "bigint":
-      return "long";
-    case "number": {
-      const hint = hintsOf(doc)?.get(path);
-      if (hint) return hint;
-      return Number.isInteger(value) && Math.abs(value) <= 2 ** 31 - 1 ? "int" : "double";
-    }
-  }
-  if (isPlainObject(value)) return "object";
-  switch (bsonTag(value)) {
-    case "ObjectId":
-      return "objectId";
-    case "Decimal128":
-      return "decimal";
-    case "Binary":
-      return "binData";
-    case "Timestamp":
-      return "timestamp";
-    case "MinKey":
-      return "minKey";
-    case "MaxKey":
-      return "maxKey";
-    case "BSONSymbol":
-      return "symbol";
-    case "Code":
-      return "javascript";
-  }
-  return "object";
+  const stored = typeof value === "number" ? hintsOf(doc)?.get(path) : undefined;
+  return stored ?? kindOf(value) ?? "missing";
 }
 
 // ---------------------------------------------------------------------------------------------
