@@ -1,22 +1,11 @@
 import type { Types } from "mongoose";
-import type { Reaction, ReplyQuote } from "../../db/models/message.ts";
+import type { MessageDoc } from "../../db/models/message.ts";
 
-/** A message with its sender populated (name and avatar only). */
-export interface PopulatedMessage {
-  _id: Types.ObjectId;
-  chat: Types.ObjectId;
+/** A message with its sender populated (name and avatar only); null once the account is gone. */
+export type PopulatedMessage = Omit<MessageDoc, "sender" | "clientId" | "updatedAt"> & {
   sender: { _id: Types.ObjectId; name: string; avatar?: string | null } | null;
-  text: string;
-  seq: number;
   clientId?: string | null;
-  replyTo?: ReplyQuote | null;
-  editedAt?: Date | null;
-  deleted?: boolean;
-  reactions?: Reaction[];
-  version?: number;
-  createdVersion?: number;
-  createdAt: Date;
-}
+};
 
 export interface UserSummary {
   _id: string;
