@@ -11,6 +11,8 @@ export interface Broker {
   /** Called once the server listens; messages published before that have no socket to reach. */
   attach(server: Publisher): void;
   publish(topic: string, message: string): void;
+  /** Whether other instances hear what this one publishes (false for the local broker). */
+  readonly spansInstances: boolean;
   /**
    * False while the broker cannot reach its backing service, or that service does not answer a
    * ping in time: a hung dependency counts as down (always true for the local one).
@@ -28,6 +30,7 @@ export interface Broker {
 
 /** One instance: Bun's own pub/sub is the whole broker. */
 export class LocalBroker implements Broker {
+  readonly spansInstances = false;
   private server: Publisher | undefined;
 
   attach(server: Publisher): void {

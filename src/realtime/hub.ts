@@ -146,9 +146,12 @@ export class Hub {
     this.control({ chatMembers: { chatId, removed } });
   }
 
-  /** Tells every instance how far this one's message log wrote (see MessageLog.heard). */
-  positions(message: string): void {
-    this.broker.publish(topics.positions, message);
+  /**
+   * Tells every other instance how far this one's message log wrote (see MessageLog.heard); with
+   * one instance there is no one to tell, and the message is not even built.
+   */
+  positions(message: () => string): void {
+    if (this.broker.spansInstances) this.broker.publish(topics.positions, message());
   }
 
   private control(instruction: ControlInstruction): void {

@@ -82,7 +82,7 @@ export class MessageLog {
   constructor(
     private readonly models: Models,
     /** Tells every instance how far this log wrote, once per batch (see `heard`). */
-    private readonly announce: (message: string) => void = () => {},
+    private readonly announce: (message: () => string) => void = () => {},
   ) {}
 
   append(draft: Draft): Promise<Appended> {
@@ -211,11 +211,7 @@ export class MessageLog {
       }),
       { ordered: false },
     );
-    const announced: Record<string, [number, number]> = {};
-    for (const [chatId, doc] of newest) {
-      this.remember(chatId, doc);
-      announced[chatId] = [doc.seq, doc.version];
-    }
+    for (const [chatId, doc] of newest) this.remember(chatId, doc);
     // A chat's stored messages are the first of its pending ones.
     for (const owner of owners) {
       const items = pending.get(owner.draft.chatId)!;
@@ -226,7 +222,12 @@ export class MessageLog {
       owners[i]!.resolve({ created: true, message: doc });
     });
     // Said after the sends resume, so it leaves with their fan-out (one PUBLISH with Redis).
-    this.announce(JSON.stringify({ from: this.id, chats: announced }));
+    this.announce(() => {
+      const chats = Object.fromEntries(
+        [...newest].map(([id, doc]) => [id, [doc.seq, doc.version]]),
+      );
+      return JSON.stringify({ from: this.id, chats });
+    });
   }
 
   /**

@@ -64,6 +64,7 @@ export function decodeFanouts(payload: string): Fanout[] | undefined {
  * them until Redis is back, and their clients catch up with `after=<seq>` like after any gap.
  */
 export class RedisBroker implements Broker {
+  readonly spansInstances = true;
   private server: Publisher | undefined;
   /** Held by the one subscription: a subscribed connection can run little besides PING. */
   private readonly subscriber: RedisConnection;
