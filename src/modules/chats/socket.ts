@@ -4,6 +4,7 @@ import type { ChatMembersInstruction, Hub } from "../../realtime/hub.ts";
 import type { RateLimiter, RateRule, RateRules } from "../../realtime/rate-limit.ts";
 import { topics } from "../../realtime/topics.ts";
 import { ObjectIdString } from "../common/model.ts";
+import type { Changed } from "../messages/changes.ts";
 import { EditBody, Emoji, SendBody } from "../messages/model.ts";
 import { messageDeletedJson, messageJson } from "../messages/serialize.ts";
 import type { MessageService } from "../messages/service.ts";
@@ -96,6 +97,21 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
     if (!(await limiter.take(key, rule))) throw new RateLimitedError(Math.ceil(1 / rule.perSecond));
   }
 
+  /**
+   * An edit, deletion or reaction: rarer than sends, it shares their budget, and is answered
+   * with the version it took (or the message's own, when it changed nothing).
+   */
+  async function change(
+    socket: Socket,
+    messageId: string,
+    ref: string | undefined,
+    apply: () => Promise<Changed>,
+  ): Promise<void> {
+    await limit(`send:${socket.user.id}`, rules.sendMessage);
+    const { message } = await apply();
+    socket.send("change-accepted", { messageId, version: message.version ?? 0 }, ref);
+  }
+
   /** Sends this socket every message of the chat after `after`, in order. */
   async function replayAfter(socket: Socket, chatId: string, after: number): Promise<void> {
     let cursor = after;
@@ -178,28 +194,19 @@ export function chatSocket({ chats, messages, hub, limiter, rules }: ChatSocketD
           socket.send("message-sent", { clientId: clientId ?? null, message }, frame.ref);
           return;
         }
-        // Changes are rarer than sends and share their budget; each is answered with the version
-        // it took (or the message's own, when it changed nothing).
-        case "edit-message": {
-          const { messageId, text } = frame.data;
-          await limit(`send:${user.id}`, rules.sendMessage);
-          const { message } = await messages.changes.edit(user.id, messageId, text);
-          socket.send("change-accepted", { messageId, version: message.version ?? 0 }, frame.ref);
-          return;
-        }
-        case "delete-message": {
-          const { messageId } = frame.data;
-          await limit(`send:${user.id}`, rules.sendMessage);
-          const { message } = await messages.changes.remove(user.id, messageId);
-          socket.send("change-accepted", { messageId, version: message.version ?? 0 }, frame.ref);
-          return;
-        }
+        case "edit-message":
+          return change(socket, frame.data.messageId, frame.ref, () =>
+            messages.changes.edit(user.id, frame.data.messageId, frame.data.text),
+          );
+        case "delete-message":
+          return change(socket, frame.data.messageId, frame.ref, () =>
+            messages.changes.remove(user.id, frame.data.messageId),
+          );
         case "react": {
           const { messageId, emoji, on } = frame.data;
-          await limit(`send:${user.id}`, rules.sendMessage);
-          const { message } = await messages.changes.react(user.id, messageId, emoji, on);
-          socket.send("change-accepted", { messageId, version: message.version ?? 0 }, frame.ref);
-          return;
+          return change(socket, messageId, frame.ref, () =>
+            messages.changes.react(user.id, messageId, emoji, on),
+          );
         }
         case "typing": {
           const { chatId, isTyping } = frame.data;
